@@ -1,0 +1,46 @@
+"""cnnlab: the toolkit of the CNN Architectures course.
+
+    from cnnlab import summarize, explore, fit, load_course_data, checks
+
+Modules, one job each: ``arithmetic`` (conv arithmetic), ``summary`` (per-layer tables),
+``data`` (the course dataset, CIFAR-10 reader), ``train`` (``fit``), ``checks`` (test-cell
+assertions), ``widgets`` (``explore``), ``notebook`` (the set-up cell).
+It holds no answer to a graded exercise: students receive it.
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+# name -> module: imported on first use, so `import cnnlab` stays cheap and cycle-free
+_LAZY = {
+    "summarize": "cnnlab.summary",
+    "fit": "cnnlab.train",
+    "evaluate": "cnnlab.train",
+    "explore": "cnnlab.widgets",
+    "load_course_data": "cnnlab.data",
+    "load_cifar10": "cnnlab.data",
+    "setup_notebook": "cnnlab.notebook",
+}
+_SUBMODULES = {
+    "arithmetic",
+    "checks",
+    "data",
+    "summary",
+    "train",
+    "widgets",
+    "notebook",
+    "fmt",
+    "device",
+    "errors",
+}
+
+__all__ = sorted([*_LAZY, *_SUBMODULES])
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _SUBMODULES:
+        return importlib.import_module(f"cnnlab.{name}")
+    raise AttributeError(f"module 'cnnlab' has no attribute {name!r}")

@@ -1,0 +1,75 @@
+"""Training budgets: how long ``fit`` trains, chosen per device by the toolkit, not by the student.
+
+A budget counts epochs, never seconds, so a run does the same steps on a fast and a slow machine and
+gives the same curves. Each named budget has one entry per device type; a device type missing from
+an entry (Apple's ``mps``, say) uses the ``"cpu"`` one.
+
+    short   LeNet-sized nets (notebook 01): about 10-15 s on a 2-core CPU, a few seconds on a GPU.
+    medium  AlexNet / VGG minis: a few minutes on a CPU.
+    long    ResNet minis: meant for a GPU; slow on a CPU.
+
+To add a budget for a later notebook, add a row to ``BUDGETS``; a notebook that needs a one-off
+budget can pass ``fit(model, data, budget=Budget(epochs=3, batch_size=64, lr=0.02))``.
+"""
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = ["Budget", "BUDGETS", "resolve_budget"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long and how hard to train.
+
+    ``lr`` is the peak learning rate for ``batch_size``; the schedule warms up linearly over the
+    first ``warmup_fraction`` of the steps, then decays to zero along a cosine.
+    """
+
+    epochs: int
+    batch_size: int
+    lr: float
+    warmup_fraction: float = 0.15
+
+    def __post_init__(self):
+        if not (isinstance(self.epochs, int) and self.epochs >= 1):
+            raise ConfigError(f"Budget.epochs must be a whole number ≥ 1; got {self.epochs!r}.")
+        if not (isinstance(self.batch_size, int) and self.batch_size >= 1):
+            raise ConfigError(f"Budget.batch_size must be a whole number ≥ 1; got {self.batch_size!r}.")
+        if not self.lr > 0:
+            raise ConfigError(f"Budget.lr must be a positive number; got {self.lr!r}.")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ConfigError(
+                f"Budget.warmup_fraction must be in [0, 1), a fraction of the steps; got {self.warmup_fraction!r}."
+            )
+
+
+# One batch size and peak lr everywhere (lr 0.1 for batch 128 suits nets with and without batch norm:
+# LeNet-5 on the course data reaches ~48% in 8 epochs at 0.1, ~39% at 0.05, ~30% at 0.2); a GPU gets
+# more epochs. "short" is the same on both, so a CPU run and a GPU run of notebook 01 tell one story.
+BUDGETS: dict[str, dict[str, Budget]] = {
+    "short": {
+        "cpu": Budget(epochs=8, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=8, batch_size=128, lr=0.1),
+    },
+    "medium": {
+        "cpu": Budget(epochs=10, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=20, batch_size=128, lr=0.1),
+    },
+    "long": {
+        "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
+    },
+}
+
+
+def resolve_budget(budget: str | Budget, device_type: str) -> tuple[str, Budget]:
+    """The budget's name and its values on ``device_type`` ('cpu', 'cuda', 'mps', ...)."""
+    if isinstance(budget, Budget):
+        return "custom", budget
+    if not isinstance(budget, str) or budget not in BUDGETS:
+        choices = ", ".join(repr(name) for name in BUDGETS)
+        raise ConfigError(f"budget must be one of {choices}, or a Budget(...); got {budget!r}.")
+    per_device = BUDGETS[budget]
+    return budget, per_device.get(device_type, per_device["cpu"])

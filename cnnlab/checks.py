@@ -1,0 +1,279 @@
+"""The assertions that notebook test cells call.
+
+Each check prints one ``✓`` line when it passes, and otherwise raises ``CheckFailed`` with a message
+that says what was expected, what came instead, where it went wrong and a hint. ``CheckFailed`` is
+an ``AssertionError``, so nbgrader scores the cell as failed; Jupyter shows the sentence, not a
+traceback.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from . import fmt
+from .errors import CheckFailed, ConfigError
+from .summary import Summary, summarize
+
+__all__ = [
+    "check_equal",
+    "check_close",
+    "check_shape",
+    "check_params",
+    "check_macs",
+    "check_layer_shapes",
+    "check_learns",
+    "check_raises",
+    "check_own_work",
+]
+
+# Layers that keep their input's shape: skipped when a reference table is matched by position.
+SHAPE_PRESERVING = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.Softmax,
+    nn.LogSoftmax,
+    nn.Dropout,
+    nn.Dropout2d,
+    nn.modules.batchnorm._BatchNorm,
+    nn.LocalResponseNorm,
+    nn.Identity,
+)
+# Skipped too: a flatten is as often written in forward() (x.flatten(1)) as a layer.
+_SKIPPED_BY_POSITION = {cls.__name__ for cls in SHAPE_PRESERVING} | {"Flatten", "Unflatten"}
+
+
+def _passed(message: str) -> None:
+    print(f"✓ {message}")
+
+
+def _fail(what: str, expected: str, got: str, hint: str | None = None) -> CheckFailed:
+    message = f"{what}: expected {expected}, got {got}."
+    if hint:
+        message += f" Hint: {hint}"
+    return CheckFailed(message)
+
+
+def check_equal(actual, expected, what: str, hint: str | None = None) -> None:
+    """``actual == expected`` exactly (ints, strings, tuples)."""
+    if actual != expected:
+        raise _fail(what, repr(expected), repr(actual), hint)
+    _passed(f"{what} = {actual!r}")
+
+
+def check_close(actual, expected: float, what: str, rel: float = 1e-6, hint: str | None = None) -> None:
+    """A float within ``rel`` of the expected value."""
+    try:
+        ok = math.isclose(float(actual), float(expected), rel_tol=rel, abs_tol=rel)
+    except (TypeError, ValueError):
+        raise _fail(what, f"a number close to {expected}", repr(actual), hint) from None
+    if not ok:
+        raise _fail(what, f"{expected} (within {rel:g})", repr(actual), hint)
+    _passed(f"{what} = {actual}")
+
+
+def _as_shape(value) -> tuple[int, ...] | None:
+    if isinstance(value, torch.Tensor):
+        return tuple(value.shape)
+    try:
+        return tuple(int(d) for d in value)
+    except (TypeError, ValueError):
+        return None
+
+
+def check_shape(actual, expected: Sequence[int], what: str = "output shape", hint: str | None = None) -> None:
+    """A tensor's shape (or a shape tuple) equals ``expected``."""
+    shape = _as_shape(actual)
+    expected = tuple(expected)
+    if shape is None:
+        raise _fail(what, f"a tensor of shape {expected}", f"{type(actual).__name__} {actual!r}", hint)
+    if shape != expected:
+        raise _fail(what, str(expected), str(shape), hint)
+    _passed(f"{what} {shape}")
+
+
+def _param_count(model_or_count) -> int:
+    if isinstance(model_or_count, nn.Module):
+        return sum(p.numel() for p in {id(p): p for p in model_or_count.parameters()}.values())
+    if isinstance(model_or_count, int) and not isinstance(model_or_count, bool):
+        return model_or_count
+    raise CheckFailed(f"expected a model or an int parameter count, got {type(model_or_count).__name__}")
+
+
+def check_params(model_or_count, expected: int, what: str = "parameters", hint: str | None = None) -> None:
+    """The exact number of parameters of a model (or a count the student computed)."""
+    count = _param_count(model_or_count)
+    if count != expected:
+        diff = count - expected
+        raise _fail(what, f"{expected:,}", f"{count:,} ({fmt.signed_count(diff)})", hint)
+    _passed(f"{what}: {count:,}")
+
+
+def _summary_of(model: nn.Module, input_shape) -> Summary:
+    try:
+        return summarize(model, input_shape)
+    except ConfigError as error:
+        raise CheckFailed(f"the model does not run on a {fmt.shape(input_shape)} input: {error}") from None
+
+
+def check_macs(
+    model: nn.Module, input_shape, expected: int, what: str = "MACs", hint: str | None = None
+) -> None:
+    """The exact multiply-accumulates of one forward pass of one image."""
+    macs = _summary_of(model, input_shape).total_macs
+    if macs != expected:
+        raise _fail(what, f"{expected:,} ({fmt.count(expected)})", f"{macs:,} ({fmt.count(macs)})", hint)
+    _passed(f"{what}: {macs:,} ({fmt.count(macs)})")
+
+
+def check_layer_shapes(
+    model: nn.Module, input_shape, reference: Sequence[tuple[str, Sequence[int]]], hint: str | None = None
+) -> Summary:
+    """Every layer's output shape against a reference table of (layer name, shape without batch).
+
+    When every reference name is a module name of the model, layers are matched by name; otherwise
+    by position, skipping layers that keep their input's shape (activations, dropout, norms) and
+    flattens.
+    The failure names the first layer whose output shape differs. Returns the summary.
+    """
+    summary = _summary_of(model, input_shape)
+    shapes = summary.output_shapes()
+    reference = [(name, tuple(shape)) for name, shape in reference]
+    if all(name in shapes for name, _ in reference):
+        pairs = [(name, name, shapes[name]) for name, _ in reference]
+    else:
+        rows = [r for r in summary.rows if r.kind and r.kind not in _SKIPPED_BY_POSITION]
+        if len(rows) != len(reference):
+            got = ", ".join(f"{r.name} ({r.kind})" for r in rows)
+            raise CheckFailed(
+                f"expected {len(reference)} shape-changing layers ({', '.join(n for n, _ in reference)}), "
+                f"but the model has {len(rows)}: {got}. Hint: compare your layers with the table above."
+            )
+        pairs = [(name, row.name, row.output_shape) for (name, _), row in zip(reference, rows)]
+    for (ref_name, expected), (_, layer_name, got) in zip(reference, pairs):
+        if got != expected:
+            where = f"layer '{layer_name}'" + (
+                f" (the reference's {ref_name})" if layer_name != ref_name else ""
+            )
+            raise _fail(
+                f"{where} output shape",
+                fmt.shape(expected),
+                fmt.shape(got),
+                hint or "check this layer's kernel size, stride and padding with (N - F + 2P) / S + 1.",
+            )
+    _passed(f"all {len(reference)} layer shapes match, ending in {fmt.shape(summary.output_shape)}")
+    return summary
+
+
+def check_learns(history, min_test_acc: float, min_loss_drop: float = 0.1, hint: str | None = None) -> None:
+    """A training run learned: the loss fell and test accuracy cleared ``min_test_acc`` (a fraction).
+
+    ``history`` is what ``cnnlab.fit`` returned. The loss must fall by at least ``min_loss_drop``
+    (a fraction of the untrained model's loss), so a model stuck at chance fails even if lucky.
+    """
+    for attribute in ("test_acc", "train_loss", "initial_loss"):
+        if not hasattr(history, attribute):
+            raise CheckFailed(
+                f"expected the History that cnnlab.fit returns, got {type(history).__name__}. "
+                "Hint: history = fit(model, data) and pass that history."
+            )
+    if getattr(history, "diverged", False):
+        raise CheckFailed(
+            "the training run diverged (the loss became NaN or infinite), so the model learned nothing. "
+            "Hint: look for a missing activation or a layer that blows up its input."
+        )
+    if not history.test_acc:
+        raise CheckFailed(
+            "the History holds no finished epoch: the training run stopped before the first one."
+        )
+    first, last = history.initial_loss, history.train_loss[-1]
+    if not last < first * (1 - min_loss_drop):
+        raise _fail(
+            "training loss",
+            f"to fall by at least {min_loss_drop:.0%} from {first:.3f}",
+            f"{last:.3f}",
+            hint
+            or "a loss that does not fall means the gradient does not reach the weights, "
+            "or the model's output does not depend on its input.",
+        )
+    acc = history.test_acc[-1]
+    chance = 1 / history.num_classes if getattr(history, "num_classes", None) else None
+    if acc < min_test_acc:
+        expected = f"test accuracy ≥ {min_test_acc:.0%}" + (f" (chance is {chance:.0%})" if chance else "")
+        raise _fail(
+            "the training run",
+            expected,
+            f"{acc:.1%} after {len(history.test_acc)} epochs on {history.device}",
+            hint
+            or "a net stuck near chance usually has a bug in forward: a missing activation, "
+            "a wrong flatten, or a constant output.",
+        )
+    _passed(
+        f"the model learns: loss {first:.3f} → {last:.3f}, test accuracy {acc:.1%} ≥ {min_test_acc:.0%} "
+        f"({history.device}, {history.total_seconds:.1f} s)"
+    )
+
+
+def check_raises(
+    function, error_type=ConfigError, what: str = "an impossible configuration", **kwargs
+) -> str:
+    """``function(**kwargs)`` raises ``error_type`` with a non-empty message; returns the message."""
+    try:
+        function(**kwargs)
+    except error_type as error:
+        message = str(error).strip()
+        if not message:
+            raise CheckFailed(f"{what} raised {error_type.__name__}, but with an empty message.") from None
+        _passed(f"{what} is refused: {message}")
+        return message
+    except Exception as error:  # noqa: BLE001 - report what came instead
+        raise _fail(what, f"{error_type.__name__}", f"{type(error).__name__}: {error}") from None
+    raise _fail(what, f"{error_type.__name__} to be raised", "no error")
+
+
+def _names_used(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):  # nested functions, comprehensions
+            names |= _names_used(constant)
+    return names
+
+
+def check_own_work(function, toolkit_module: types.ModuleType, what: str | None = None) -> None:
+    """``function`` does not call into ``toolkit_module`` (say, ``cnnlab.arithmetic``).
+
+    For exercises that ask a student to write by hand what the toolkit already has. It looks at the
+    globals the function's code refers to, including aliases such as ``from cnnlab.arithmetic import
+    conv_output_size as f``.
+    """
+    what = what or f"{getattr(function, '__name__', 'your function')}"
+    code = getattr(function, "__code__", None)
+    if code is None:
+        raise CheckFailed(
+            f"{what}: expected a function written in the notebook, got {type(function).__name__}."
+        )
+    module_name = toolkit_module.__name__
+    used = []
+    for name in sorted(_names_used(code)):
+        value = function.__globals__.get(name)
+        origin = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+        if origin and (origin == module_name or origin.startswith(module_name + ".")):
+            used.append(name)
+        elif value is not None and getattr(value, module_name.rsplit(".", 1)[-1], None) is toolkit_module:
+            used.append(name)  # e.g. the cnnlab package, reached as cnnlab.arithmetic
+    if used:
+        raise CheckFailed(
+            f"{what} calls {module_name} ({', '.join(used)}): this exercise asks you to write the formula "
+            "yourself. Hint: use only plain Python arithmetic here; the toolkit comes afterwards."
+        )
+    _passed(f"{what} is your own work (it does not call {module_name})")

@@ -1,0 +1,213 @@
+"""The explorer: one ipywidget per control, wired by hand with ``.observe``.
+
+``ipywidgets.interact`` is not used: it has been reported to hang headless execution and autograding
+(nbconvert#1921, otter-grader#755). Here the first render happens while ``explore(...)`` runs, so a
+notebook executed without a front end shows the table, and nothing ever waits on a browser.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as widgets
+import torch
+from torch import nn
+
+from .. import fmt
+from ..errors import ConfigError
+from ..summary import Summary, summarize, summary_html
+from .compare import Diff, compare
+from .config import Choice, IntRange, Setup, resolve
+from .render import chart_html, diff_html, greyed, message_html
+
+__all__ = ["Explorer", "explore"]
+
+
+def explore(build, *, input_shape=(3, 224, 224), baseline: dict | None = None, **controls) -> Explorer:
+    """Sliders and dropdowns over ``build``'s arguments, with a live summary table against a baseline.
+
+    ``kernel=(3, 11)`` or ``(3, 11, 2)`` makes a slider; a list such as ``pool=["max", "avg"]``, or
+    ``choices([...])``, a dropdown; ``input_size=(32, 256, 8)`` sets the input's height and width
+    (and is passed to ``build`` if it takes ``input_size``). Each control starts at ``build``'s
+    default, or at ``baseline``'s value: the baseline is the configuration every other is compared to.
+    ``input_shape`` is (C, H, W) of one image; when ``build`` takes ``input_size``, H and W follow it.
+
+        explore(vgg, conv1_kernel=(1, 11, 2), width=[32, 64, 128], input_size=(32, 256, 32))
+    """
+    return Explorer(resolve(build, input_shape, baseline, controls))
+
+
+class Explorer:
+    """What ``explore`` returns: ``.widget`` displays it; ``.set(kernel=5)`` moves a control from code."""
+
+    def __init__(self, setup: Setup):
+        self._setup = setup
+        try:
+            self.baseline_summary: Summary = self._summarize(setup.baseline)
+        except ConfigError as error:
+            call = _call(setup.build, setup.build_kwargs(setup.baseline))
+            shape = fmt.shape(setup.input_shape_of(setup.baseline))
+            raise ConfigError(f"the baseline, {call} on a {shape} input, cannot work: {error}") from None
+        self.summary: Summary | None = None  # None while the current configuration cannot work
+        self.diff: Diff | None = None
+        self.message = ""  # the sentence saying why the current configuration cannot work
+        self._holding = False  # set() moves several controls, then updates once
+        self._controls = {c.name: _make_control(c, setup.baseline[c.name]) for c in setup.controls}
+        self._message, self._diff, self._table, self._chart = (widgets.HTML() for _ in range(4))
+        self._last_good = ("", "", "")  # table, chart, diff
+        self.widget = self._layout()
+        self._show(self.baseline_summary)
+        for control in self._controls.values():
+            control.observe(self._on_change, names="value")
+
+    # --- state -----------------------------------------------------------------------------------
+    @property
+    def values(self) -> dict[str, Any]:
+        """The controls' current values."""
+        return {name: control.value for name, control in self._controls.items()}
+
+    @property
+    def controls(self) -> dict[str, widgets.ValueWidget]:
+        """The slider or dropdown of each control, by name: moving one updates the explorer."""
+        return dict(self._controls)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The current configuration: the baseline with the controls' values."""
+        return {**self._setup.baseline, **self.values}
+
+    @property
+    def table_html(self) -> str:
+        return self._table.value
+
+    @property
+    def chart_html(self) -> str:
+        return self._chart.value
+
+    @property
+    def diff_html(self) -> str:
+        return self._diff.value
+
+    # --- changes ---------------------------------------------------------------------------------
+    def set(self, **values) -> Explorer:
+        """Move controls, as a student would, then update once: ``explorer.set(kernel=5, stride=2)``."""
+        for name, value in values.items():
+            control = self._control(name)
+            if value not in control:
+                raise ConfigError(f"{name}={value!r} is not offered by its control ({control.describe()})")
+        self._holding = True
+        try:
+            for name, value in values.items():
+                self._controls[name].value = value
+        finally:
+            self._holding = False
+        self._update()
+        return self
+
+    def reset(self) -> Explorer:
+        """Every control back to the baseline."""
+        return self.set(**{name: self._setup.baseline[name] for name in self._controls})
+
+    def _control(self, name: str) -> IntRange | Choice:
+        for control in self._setup.controls:
+            if control.name == name:
+                return control
+        raise ConfigError(f"this explorer has no control {name!r}; its controls: {', '.join(self._controls)}")
+
+    def _on_change(self, change) -> None:
+        if not self._holding:
+            self._update()
+
+    def _update(self) -> None:
+        try:
+            summary = self._summarize(self.config)
+        except ConfigError as error:
+            self._show_failure(str(error))
+        else:
+            self._show(summary)
+
+    # --- one configuration -----------------------------------------------------------------------
+    def _summarize(self, config: dict) -> Summary:
+        """Build on the meta device (no weights allocated) and summarise, or raise ConfigError with a sentence."""
+        kwargs = self._setup.build_kwargs(config)
+        try:
+            with torch.device("meta"):
+                model = self._setup.build(**kwargs)
+        except ConfigError:
+            raise
+        except Exception as error:
+            call = _call(self._setup.build, kwargs)
+            raise ConfigError(f"{call} raised {type(error).__name__}: {_first_line(error)}") from error
+        if not isinstance(model, nn.Module):
+            call = _call(self._setup.build, kwargs)
+            raise ConfigError(f"{call} returned {type(model).__name__}, not an nn.Module")
+        try:
+            return summarize(model, self._setup.input_shape_of(config))
+        except ConfigError:
+            raise
+        except Exception as error:  # summarize explains failures inside the forward; anything else lands here
+            raise ConfigError(f"summarizing {type(model).__name__} failed: {_first_line(error)}") from error
+
+    def _show(self, summary: Summary) -> None:
+        diff = compare(self.baseline_summary, summary)
+        self.summary, self.diff, self.message = summary, diff, ""
+        baseline_values = {name: self._setup.baseline[name] for name in self._controls}
+        self._last_good = (
+            summary_html(summary, highlight=diff.changed_layers),
+            chart_html(summary, self.baseline_summary, highlight=diff.changed_layers),
+            diff_html(diff, self.values, baseline_values),
+        )
+        self._table.value, self._chart.value, self._diff.value = self._last_good
+        self._message.value = ""
+
+    def _show_failure(self, message: str) -> None:
+        self.summary, self.diff, self.message = None, None, message
+        self._message.value = message_html(message)
+        self._table.value, self._chart.value, self._diff.value = (greyed(part) for part in self._last_good)
+
+    # --- display ---------------------------------------------------------------------------------
+    def _layout(self) -> widgets.Box:
+        reset = widgets.Button(description="back to baseline")
+        reset.on_click(lambda _: self.reset())
+        wrap = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
+        controls = widgets.HBox([*self._controls.values(), reset], layout=wrap)
+        views = widgets.HBox([self._table, self._chart], layout=wrap)
+        return widgets.VBox([controls, self._message, self._diff, views])
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The live widget, with a static copy (text/html) for viewers without widgets."""
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        parts = (self._message.value, self._diff.value, self._table.value, self._chart.value)
+        bundle["text/html"] = "".join(parts)
+        bundle["text/plain"] = repr(self)
+        return bundle
+
+    def __repr__(self) -> str:
+        now = self.summary.headline() if self.summary else f"cannot work: {self.message}"
+        return f"Explorer({_call(self._setup.build, self.config)}): {now}"
+
+
+def _make_control(control: IntRange | Choice, value) -> widgets.ValueWidget:
+    style = {"description_width": "initial"}
+    if isinstance(control, IntRange):
+        return widgets.IntSlider(
+            value=value,
+            min=control.low,
+            max=control.high,
+            step=control.step,
+            description=control.name,
+            style=style,
+        )
+    options = [(getattr(o, "__name__", None) or str(o), o) for o in control.options]
+    return widgets.Dropdown(options=options, value=value, description=control.name, style=style)
+
+
+def _call(build, kwargs: dict) -> str:
+    """'vgg(conv1_kernel=5, width=64)'."""
+    name = getattr(build, "__name__", type(build).__name__)
+    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "(no message)"

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Sets up the course on a fresh Linux machine, then starts JupyterLab on lectures/.
+#   ./setup.sh            set up (idempotent) and start JupyterLab
+#   ./setup.sh --no-lab   set up only (CI uses this)
+# It makes .venv, installs every dependency from pyproject.toml, and builds the course dataset.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+START_LAB=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-lab) START_LAB=0 ;;
+    *) echo "setup.sh: unknown option '$arg' (expected --no-lab)" >&2; exit 2 ;;
+  esac
+done
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
+  echo "setup.sh: needs Python 3.10 or newer; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)." >&2
+  echo "          Set PYTHON=/path/to/python3.11 and run it again." >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv with $("$PYTHON" --version)"
+  "$PYTHON" -m venv .venv
+fi
+echo "==> installing the course's dependencies (pyproject.toml)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+echo "==> building the course dataset (cached under data/)"
+.venv/bin/python -m cnnlab.data build
+
+if [ "$START_LAB" = 1 ]; then
+  extra=()
+  [ "$(id -u)" = 0 ] && extra+=(--allow-root)
+  echo "==> starting JupyterLab on lectures/ (Ctrl-C stops it); open the URL printed below"
+  exec .venv/bin/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=lectures "${extra[@]}"
+fi
+echo "==> done. Run the tests with: .venv/bin/python -m pytest"

@@ -1,0 +1,363 @@
+"""fit, evaluate and History on a small, easy synthetic dataset: each class is a bright quadrant."""
+
+import itertools
+import math
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from cnnlab import train
+from cnnlab.budgets import BUDGETS, Budget, resolve_budget
+from cnnlab.data.images import ImageData
+from cnnlab.errors import ConfigError
+from cnnlab.history import History
+from cnnlab.train import evaluate, fit, seed_everything
+
+TINY = Budget(epochs=3, batch_size=50, lr=0.05)
+ONE_EPOCH = Budget(epochs=1, batch_size=100, lr=0.05)
+
+
+def quadrant_images(n: int, generator: torch.Generator, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noisy images in which the class (0..3) says which quadrant is brighter."""
+    labels = torch.arange(n) % 4
+    images = torch.randint(0, 150, (n, 3, size, size), generator=generator, dtype=torch.uint8)
+    # A faint signal: the training loss stays above zero for three epochs, so runs can be compared.
+    half = size // 2
+    for label in range(4):
+        row, column = divmod(label, 2)
+        images[labels == label, :, row * half : (row + 1) * half, column * half : (column + 1) * half] += 20
+    return images, labels
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Nets this small gain nothing from a second thread, and one thread keeps its speed when other
+    processes compete for the cores. Module-scoped, so the module's fixtures train with it too;
+    fit sets torch's thread count, which is restored afterwards."""
+    threads = torch.get_num_threads()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CNNLAB_THREADS", "1")
+        yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data() -> ImageData:
+    generator = torch.Generator().manual_seed(0)
+    x_train, y_train = quadrant_images(1000, generator)
+    x_test, y_test = quadrant_images(200, generator)
+    return ImageData(
+        "quadrants", ("top left", "top right", "bottom left", "bottom right"),
+        x_train, y_train, x_test, y_test, mean=(0.37,) * 3, std=(0.18,) * 3,
+    )  # fmt: skip
+
+
+def tiny_net(in_channels: int = 3, num_classes: int = 4) -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(in_channels, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(64, num_classes),
+    )
+
+
+class ConstantScores(nn.Module):
+    """The same scores whatever the image: it can learn the class frequencies, nothing more."""
+
+    def __init__(self):
+        super().__init__()
+        self.scores = nn.Parameter(torch.zeros(4))
+
+    def forward(self, images):
+        return self.scores.expand(len(images), -1)
+
+
+class NaNScores(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(3 * 16 * 16, 4)
+
+    def forward(self, images):
+        return self.linear(images.flatten(1)) * math.nan
+
+
+def trained(data, seed=0, **options) -> History:
+    seed_everything(seed)
+    options = {"budget": TINY, "device": "cpu", "progress": False, "verbose": False} | options
+    return fit(tiny_net(), data, seed=seed, **options)
+
+
+@pytest.fixture(scope="module")
+def history(data) -> History:
+    return trained(data)
+
+
+# --- it learns, and only what the model can ---------------------------------------------------
+
+
+def test_fit_learns_the_easy_task(history):
+    assert (
+        history.train_loss[-1] < history.train_loss[0] and history.train_loss[-1] < 0.5 * history.initial_loss
+    )
+    assert history.final_test_acc > 0.9
+    assert len(history.test_acc) == history.epochs == 3 and not history.diverged
+
+
+def test_initial_loss_is_that_of_a_uniform_guess(history):
+    assert history.initial_loss == pytest.approx(math.log(4), abs=0.3)
+
+
+def test_a_model_with_constant_output_stays_at_chance(data):
+    seed_everything(0)
+    history = fit(ConstantScores(), data, budget=TINY, device="cpu", progress=False, verbose=False)
+    assert history.final_test_acc == pytest.approx(0.25, abs=0.05)
+
+
+def test_the_same_seed_gives_the_same_history_on_cpu(data, history):
+    again = trained(data)
+    assert min(history.train_loss) > 0  # curves that still move
+    for curve in ("train_loss", "train_acc", "test_loss", "test_acc"):
+        assert getattr(again, curve) == getattr(history, curve)
+    assert again.initial_loss == history.initial_loss
+    assert trained(data, seed=1, budget=ONE_EPOCH).train_loss != trained(data, budget=ONE_EPOCH).train_loss
+
+
+def test_evaluate_agrees_with_the_history(data):
+    seed_everything(0)
+    model = tiny_net()
+    history = fit(model, data, budget=ONE_EPOCH, device="cpu", progress=False, verbose=False)
+    loss, accuracy = evaluate(model, data)
+    assert loss == pytest.approx(history.test_loss[-1], rel=1e-5)
+    assert accuracy == history.test_acc[-1]
+    with pytest.raises(ConfigError, match="'train' or 'test'"):
+        evaluate(model, data, split="validation")
+
+
+def test_augmented_training_runs(data):
+    history = trained(data, budget=ONE_EPOCH, augment=True, label_smoothing=0.1)
+    assert len(history.train_loss) == 1 and math.isfinite(history.train_loss[0])
+
+
+def test_the_gpu_recipe_runs_on_cpu_too(data, monkeypatch):
+    """channels-last, bf16 autocast and the fused optimiser, as on a GPU, exercised here on the CPU."""
+    gpu_like = train._Recipe(channels_last=True, autocast_dtype=torch.bfloat16, fused_optimizer=True)
+    monkeypatch.setattr(train, "_recipe_for", lambda device: gpu_like)
+    history = trained(data, budget=Budget(epochs=2, batch_size=50, lr=0.05))
+    assert history.final_test_acc > 0.8
+
+
+# --- budgets ------------------------------------------------------------------------------------
+
+
+def test_an_unknown_budget_names_the_choices(data):
+    with pytest.raises(ConfigError, match="'short', 'medium', 'long'"):
+        fit(tiny_net(), data, budget="quick", device="cpu", progress=False, verbose=False)
+
+
+def test_every_budget_has_a_cpu_row_and_other_devices_fall_back_to_it():
+    assert all("cpu" in per_device for per_device in BUDGETS.values())
+    assert resolve_budget("short", "mps") == ("short", BUDGETS["short"]["cpu"])
+    assert resolve_budget(TINY, "cuda") == ("custom", TINY)
+
+
+def test_a_new_batch_size_scales_the_learning_rate(data):
+    history = trained(data, budget=ONE_EPOCH, batch_size=50)
+    assert (history.batch_size, history.lr, history.steps_per_epoch) == (50, 0.025, 20)
+    assert trained(data, budget=ONE_EPOCH, batch_size=50, lr=0.1).lr == 0.1
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"epochs": 0}, "epochs"),
+        ({"batch_size": 2.5}, "batch_size"),
+        ({"lr": -1.0}, "lr"),
+        ({"warmup_fraction": 1.0}, "warmup_fraction"),
+    ],
+)
+def test_a_bad_budget_says_which_value(options, words):
+    with pytest.raises(ConfigError, match=words):
+        Budget(**({"epochs": 1, "batch_size": 8, "lr": 0.1} | options))
+
+
+def test_the_schedule_warms_up_then_decays():
+    factor = train._warmup_cosine(total_steps=100, warmup_steps=10)
+    factors = [factor(step) for step in range(100)]
+    assert factors[0] < factors[5] < factors[9] < factors[10] == 1.0
+    assert factors[50] < 1.0 and factors[-1] < 0.01
+
+
+# --- bad input is one sentence ------------------------------------------------------------------
+
+
+def fit_quietly(model, data, **options):
+    options = {"budget": TINY, "device": "cpu", "progress": False, "verbose": False} | options
+    return fit(model, data, **options)
+
+
+def test_a_model_for_one_channel_images(data):
+    with pytest.raises(ConfigError, match="could not take a batch of 3×16×16 images: .*channels"):
+        fit_quietly(tiny_net(in_channels=1), data)
+
+
+def test_a_model_for_larger_images(data):
+    made_for_larger_images = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 30 * 30, 4))
+    with pytest.raises(ConfigError, match="could not take a batch of 3×16×16 images: .*shapes"):
+        fit_quietly(made_for_larger_images, data)
+
+
+def test_a_bug_in_forward_keeps_its_traceback(data):
+    class Buggy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_net()
+
+        def forward(self, images):
+            return self.nte(images)
+
+    with pytest.raises(AttributeError, match="nte"):
+        fit_quietly(Buggy(), data)
+
+
+def test_a_model_with_the_wrong_number_of_classes(data):
+    with pytest.raises(ConfigError, match=r"\(2, 4\).*got \(2, 7\)"):
+        fit_quietly(tiny_net(num_classes=7), data)
+
+
+def test_a_model_whose_output_is_not_a_tensor(data):
+    class TwoHeads(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.net = tiny_net()
+
+        def forward(self, images):
+            return self.net(images), self.net(images)
+
+    with pytest.raises(ConfigError, match="returned a tuple"):
+        fit_quietly(TwoHeads(), data)
+
+
+@pytest.mark.parametrize(
+    "model, words",
+    [(lambda x: x, "should be a torch.nn.Module; got a function"), (nn.Conv2d, "the class Conv2d itself")],
+)
+def test_something_that_is_not_a_built_module(data, model, words):
+    with pytest.raises(ConfigError, match=words):
+        fit_quietly(model, data)
+
+
+def test_a_model_without_parameters(data):
+    with pytest.raises(ConfigError, match="no trainable parameters"):
+        fit_quietly(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), data)
+
+
+@pytest.mark.parametrize(
+    "options, words",
+    [
+        ({"lr": 0}, "lr should be a positive number"),
+        ({"batch_size": 0}, "batch_size should be a whole number"),
+        ({"weight_decay": -1}, "weight_decay"),
+        ({"label_smoothing": 1.5}, "label_smoothing"),
+        ({"device": "gpu0"}, "device must be like"),
+    ],
+)
+def test_bad_options(data, options, words):
+    with pytest.raises(ConfigError, match=words):
+        fit_quietly(tiny_net(), data, **options)
+
+
+def test_a_bad_thread_count(data, monkeypatch):
+    monkeypatch.setenv("CNNLAB_THREADS", "all")
+    with pytest.raises(ConfigError, match="CNNLAB_THREADS"):
+        fit_quietly(tiny_net(), data)
+
+
+def test_data_that_is_not_imagedata():
+    with pytest.raises(ConfigError, match="ImageData"):
+        fit_quietly(tiny_net(), {"x_train": torch.zeros(4, 3, 16, 16)})
+
+
+def test_a_nan_loss_stops_training_with_a_message(data, capsys):
+    history = fit(NaNScores(), data, budget=TINY, device="cpu", progress=False)
+    assert history.diverged and len(history.train_loss) == 1
+    assert "NaN" in history.message and "epoch 1 of 3" in history.message
+    assert "Warning: the training loss became NaN" in capsys.readouterr().out
+    assert "Diverged" in history.summary()
+
+
+# --- what it prints, and the History ------------------------------------------------------------
+
+
+def test_verbose_prints_a_header_and_a_summary(data, capsys):
+    trained(data, budget=ONE_EPOCH, verbose=True)
+    out, err = capsys.readouterr()
+    header, summary = out.strip().splitlines()
+    assert header.startswith("Training Sequential") and "cpu" in header and "1 epochs × 10 steps" in header
+    assert summary.startswith("Finished in") and "img/s" in summary and "test accuracy" in summary
+    assert err == ""  # progress=False: no bar
+
+
+def test_progress_draws_a_bar_and_quiet_prints_nothing(data, capsys):
+    trained(data, budget=ONE_EPOCH, progress=True)
+    assert "10/10" in capsys.readouterr().err
+    trained(data, budget=ONE_EPOCH)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_history_summary_names_device_and_accuracy(history):
+    summary = history.summary()
+    assert "cpu" in summary and f"{100 * history.final_test_acc:.1f}%" in summary
+    assert history.best_test_acc >= history.final_test_acc
+    assert history.final_train_loss == history.train_loss[-1]
+
+
+def test_history_timings(history):
+    assert len(history.seconds) == len(history.images_per_second) == 3
+    assert history.seconds == sorted(history.seconds) and history.seconds[-1] <= history.total_seconds
+    assert all(rate > 0 for rate in history.images_per_second) and history.throughput > 0
+
+
+def test_history_plot_has_loss_and_accuracy_axes(history):
+    figure = history.plot()
+    assert isinstance(figure, Figure) and len(figure.axes) == 2
+    assert [ax.get_title() for ax in figure.axes] == ["Loss", "Accuracy"]
+    assert all(len(ax.get_lines()) == 2 for ax in figure.axes)
+
+
+def test_history_html_and_dict(history):
+    assert history._repr_html_().count("<tr>") == 1 + 3
+    assert History(**history.to_dict()) == history
+
+
+# --- helpers of the fast path -------------------------------------------------------------------
+
+
+def test_random_crop_flip_takes_a_padded_window_maybe_mirrored(data):
+    images = data.x_train[:64]
+    padded = nn.functional.pad(images, (4, 4, 4, 4))
+    out = train._random_crop_flip(images, 4, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and out.dtype == torch.uint8
+
+    def window_of(i):
+        for top, left, flip in itertools.product(range(9), range(9), (False, True)):
+            window = padded[i, :, top : top + 16, left : left + 16]
+            if torch.equal(out[i], window.flip(-1) if flip else window):
+                return top, left, flip
+        return None
+
+    windows = [window_of(i) for i in range(len(images))]
+    assert None not in windows
+    assert {flip for *_, flip in windows} == {False, True} and len({w[:2] for w in windows}) > 10
+
+
+def test_device_copies_are_made_once(data):
+    first = train._on_device(data, torch.device("meta"))
+    assert train._on_device(data, torch.device("meta")) is first
+    assert first["train"][0].device.type == "meta"
+    assert train._on_device(data, torch.device("cpu"))["train"][0] is data.x_train  # no copy on the CPU

@@ -1,0 +1,254 @@
+"""explore(): the explorer's logic, driven from Python without a browser, and one headless notebook run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbclient import NotebookClient
+from torch import nn
+
+from cnnlab import explore, fmt
+from cnnlab.errors import ConfigError
+from cnnlab.summary import summarize, summary_html
+from cnnlab.widgets import choices
+
+REPO = Path(__file__).resolve().parents[1]
+SHAPE = (3, 32, 32)
+TINT = "#fff3c4"  # summary_html's highlight
+
+
+def net(kernel=3, stride=1, filters=8, pool="max"):
+    """Two convs: kernel/stride/filters shape the first, pool the pooling between them."""
+    pooling = nn.MaxPool2d(2) if pool == "max" else nn.AvgPool2d(2)
+    return nn.Sequential(
+        nn.Conv2d(3, filters, kernel, stride), nn.ReLU(), pooling, nn.Conv2d(filters, 16, 3), nn.ReLU()
+    )
+
+
+def real(**kwargs):
+    """The summary of net(**kwargs), built on the CPU: what the explorer must agree with."""
+    return summarize(net(**kwargs), SHAPE)
+
+
+@pytest.fixture
+def explorer():
+    return explore(
+        net, input_shape=SHAPE, kernel=(1, 11), stride=(1, 20), filters=[4, 8, 16], pool=["max", "avg"]
+    )
+
+
+def test_initial_table_is_the_baseline(explorer):
+    assert explorer.values == {"kernel": 3, "stride": 1, "filters": 8, "pool": "max"}
+    assert explorer.summary == real() == explorer.baseline_summary
+    assert explorer.table_html == summary_html(real())  # nothing highlighted
+    assert explorer.message == ""
+    assert explorer.diff.params.delta == 0 and explorer.diff.changed_layers == ()
+    assert f"{real().total_params:,}" in explorer.table_html
+
+
+def test_set_updates_table_chart_and_diff(explorer):
+    explorer.set(kernel=5)
+    after, before = real(kernel=5), real()
+    assert explorer.summary == after
+    assert explorer.table_html == summary_html(after, highlight=explorer.diff.changed_layers)
+    assert TINT in explorer.table_html
+    assert fmt.count(after.row("0").params) in explorer.chart_html
+    assert explorer.chart_html != explore(net, input_shape=SHAPE, kernel=(1, 11)).chart_html
+    diff = explorer.diff
+    assert (diff.params.before, diff.params.after) == (before.total_params, after.total_params)
+    assert diff.params.delta == 8 * 3 * (25 - 9)
+    assert diff.macs.delta == after.total_macs - before.total_macs
+    assert diff.activations.after == after.activation_bytes
+    assert "0" in diff.changed_layers  # conv1's params changed
+    assert f"({fmt.signed_count(diff.params.delta)}, ×{diff.params.ratio:.2f})" in diff.params.text()
+    assert diff.params.text() in explorer.diff_html
+
+
+def test_moving_a_slider_updates_through_observe(explorer):
+    explorer.controls["kernel"].value = 7
+    assert explorer.values["kernel"] == 7
+    assert explorer.summary == real(kernel=7)
+    assert f"{real(kernel=7).total_params:,}" in explorer.table_html
+
+
+def test_changing_only_the_second_layer_highlights_what_changed(explorer):
+    explorer.set(filters=16)
+    # conv1's maps get deeper; conv2's params change, its output shape does not
+    assert set(explorer.diff.changed_layers) == {"0", "1", "2", "3"}
+    explorer.set(filters=8)
+    assert explorer.diff.changed_layers == ()
+
+
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        ({"stride": 20}, ["layer '3'", "8×1×1"]),  # the map shrinks to 1×1, too small for conv2's 3×3
+        ({"kernel": 11, "stride": 10}, ["layer '3'"]),
+    ],
+)
+def test_a_vanishing_map_gives_a_sentence_naming_the_layer(explorer, change, words):
+    good_table = explorer.table_html
+    explorer.set(**change)  # no exception escapes
+    assert explorer.summary is None and explorer.diff is None
+    for word in words:
+        assert word in explorer.message
+    assert "Traceback" not in explorer.message and "\n" not in explorer.message
+    assert "cannot work" in explorer.widget.children[1].value  # the message area
+    # the last good table stays, greyed
+    assert "opacity" in explorer.table_html and good_table in explorer.table_html
+    explorer.set(stride=1, kernel=3)
+    assert explorer.message == "" and explorer.summary == real()
+    assert explorer.table_html == good_table
+
+
+def test_a_kernel_larger_than_its_input(explorer):
+    explorer.set(kernel=11)
+    explore_big = explore(net, input_shape=(3, 8, 8), kernel=(1, 11))
+    explore_big.controls["kernel"].value = 9
+    assert "layer '0'" in explore_big.message and "Kernel size" in explore_big.message
+    explore_big.controls["kernel"].value = 3  # back: works again
+    assert explore_big.message == "" and explore_big.summary is not None
+
+
+def test_choice_controls(explorer):
+    explorer.set(pool="avg")
+    assert "AvgPool2d" in explorer.table_html and explorer.diff.macs.delta == 0
+    explorer.controls["pool"].value = "max"
+    assert "MaxPool2d" in explorer.table_html
+    explorer.set(filters=16)
+    assert explorer.summary == real(filters=16)
+    with_choices = explore(net, input_shape=SHAPE, kernel=choices([1, 3, 5]))
+    with_choices.controls["kernel"].value = 5
+    assert with_choices.summary == real(kernel=5)
+
+
+def test_input_size_changes_the_input_and_reaches_a_builder_that_takes_it():
+    def sized(input_size=32, k=3):
+        side = input_size - k + 1
+        return nn.Sequential(nn.Conv2d(3, 4, k), nn.Flatten(), nn.Linear(4 * side * side, 10))
+
+    explorer = explore(sized, input_size=(16, 64, 8))
+    assert explorer.values == {"input_size": 32} and explorer.summary.input_shape == (3, 32, 32)
+    explorer.set(input_size=48)
+    assert explorer.message == ""  # the Linear was built for 48 too
+    assert explorer.summary.input_shape == (3, 48, 48) and explorer.diff.params.delta > 0
+
+    plain = explore(net, input_shape=SHAPE, input_size=(16, 64, 16))  # net has no input_size argument
+    plain.set(input_size=64)
+    assert plain.summary == summarize(net(), (3, 64, 64))
+
+
+def test_baseline_overrides_the_builders_defaults():
+    explorer = explore(net, input_shape=SHAPE, baseline={"kernel": 5, "filters": 4}, kernel=(1, 7, 2))
+    assert explorer.values == {"kernel": 5} and explorer.baseline_summary == real(kernel=5, filters=4)
+    explorer.set(kernel=3)
+    assert explorer.summary == real(kernel=3, filters=4) and explorer.diff.params.delta < 0
+    explorer.widget.children[0].children[-1].click()  # "back to baseline"
+    assert explorer.values == {"kernel": 5} and explorer.diff.params.delta == 0
+
+
+def test_the_model_is_built_on_the_meta_device():
+    devices = []
+
+    def recording(kernel=3):
+        model = net(kernel=kernel)
+        devices.append(next(model.parameters()).device)
+        return model
+
+    explore(recording, input_shape=SHAPE, kernel=(1, 5)).set(kernel=5)
+    assert devices == [torch.device("meta")] * 2
+
+
+def test_a_builder_that_raises_gives_a_sentence():
+    def picky(kernel=3):
+        if kernel % 2 == 0:
+            raise RuntimeError("even kernels have no centre\nsecond line")
+        return net(kernel=kernel)
+
+    explorer = explore(picky, input_shape=SHAPE, kernel=(1, 7))
+    explorer.set(kernel=4)
+    assert explorer.message == "picky(kernel=4) raised RuntimeError: even kernels have no centre"
+    explorer.set(kernel=5)
+    assert explorer.message == "" and explorer.summary == real(kernel=5)
+
+    explorer = explore(lambda kernel=3: None if kernel > 3 else net(), input_shape=SHAPE, kernel=(1, 7))
+    explorer.set(kernel=5)
+    assert "returned NoneType, not an nn.Module" in explorer.message
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"kernal": (1, 5)}, ["'kernal'", "did you mean 'kernel'"]),
+        ({"kernel": (7, 3)}, ["empty range", "min 7", "max 3"]),
+        ({"kernel": (5, 11)}, ["kernel starts at 3", "build's default", "5, 6, ..., 11"]),
+        ({"kernel": (1, 11, 2), "baseline": {"kernel": 4}}, ["starts at 4", "baseline"]),
+        ({"kernel": (3, 5, 7)}, ["(min, max, step)", "[3, 5, 7]"]),
+        ({"kernel": (1, 2, 3, 4)}, ["a list", "[1, 2, 3, 4]"]),
+        ({"kernel": (1, 5, 0)}, ["step should be at least 1"]),
+        ({"kernel": 5}, ["not a control"]),
+        ({"kernel": []}, ["not a control"]),
+        ({"pool": ["avg"]}, ["'max'", "build's default", "'avg'"]),
+        ({"baseline": {"widht": 3}}, ["'widht'", "not an argument"]),
+        ({"baseline": {"kernel": 40}}, ["baseline", "net(kernel=40)", "layer '0'"]),
+        ({"input_shape": (3, 0, 32)}, ["input_shape"]),
+    ],
+)
+def test_bad_arguments_raise_config_error(kwargs, words):
+    with pytest.raises(ConfigError) as raised:
+        explore(net, **{"input_shape": SHAPE, **kwargs})
+    for word in words:
+        assert word in str(raised.value)
+
+
+def test_other_bad_calls_raise_config_error(explorer):
+    with pytest.raises(ConfigError, match="not a model"):
+        explore(net())
+    with pytest.raises(ConfigError, match="a function that builds a model"):
+        explore("vgg")
+    with pytest.raises(ConfigError, match="no default"):
+        explore(lambda kernel, stride=1: net(kernel, stride), input_shape=SHAPE, stride=(1, 2))
+    with pytest.raises(ConfigError, match="not offered"):
+        explorer.set(kernel=12)
+    with pytest.raises(ConfigError, match="no control 'width'"):
+        explorer.set(width=3)
+    with pytest.raises(ConfigError, match="at least one"):
+        choices([])
+    assert explorer.summary == real()  # a refused set() changes nothing
+
+
+def test_it_displays_as_a_widget_with_a_static_copy(explorer):
+    bundle = explorer._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+    assert explorer.table_html in bundle["text/html"]
+    assert "Explorer(net(kernel=3" in bundle["text/plain"]
+
+
+NOTEBOOK_CELL = """\
+from torch import nn
+from cnnlab import explore
+
+def tiny(kernel=3, filters=4):
+    return nn.Sequential(nn.Conv2d(3, filters, kernel), nn.ReLU(), nn.MaxPool2d(2))
+
+explore(tiny, input_shape=(3, 16, 16), kernel=(1, 7, 2), filters=[4, 8])"""
+
+
+def test_an_explore_cell_runs_headless_without_hanging():
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK_CELL)])
+    client = NotebookClient(
+        notebook, timeout=60, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}
+    )
+    client.execute()  # raises CellExecutionError or a timeout on failure
+
+    results = [o for o in notebook.cells[0].outputs if o.output_type == "execute_result"]
+    assert len(results) == 1, notebook.cells[0].outputs
+    data = results[0]["data"]
+    assert "application/vnd.jupyter.widget-view+json" in data
+    expected = f"{summarize(nn.Sequential(nn.Conv2d(3, 4, 3)), (3, 16, 16)).total_params:,}"
+    assert "cnnlab-summary" in data["text/html"] and expected in data["text/html"]
+    state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    assert any("cnnlab-summary" in str(model["state"].get("value", "")) for model in state.values())

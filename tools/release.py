@@ -1,0 +1,39 @@
+"""Regenerates the student versions in lectures/ from the instructor notebooks in solutions/.
+
+    .venv/bin/python tools/release.py              # every assignment
+    .venv/bin/python tools/release.py 01_lenet     # just one
+
+It runs `nbgrader generate_assignment --force`, which strips solutions, hidden tests and outputs, and
+records each assignment in the gradebook. Commit lectures/ afterwards: a test keeps it in sync.
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main(argv: list[str]) -> int:
+    assignments = argv or sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
+    for assignment in assignments:
+        if not (ROOT / "solutions" / assignment).is_dir():
+            print(f"release.py: no solutions/{assignment}; the assignments are in solutions/")
+            return 2
+        print(f"==> {assignment}")
+        command = [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "generate_assignment",
+            assignment,
+            "--force",
+            "--log-level=WARN",
+        ]
+        if subprocess.run(command, cwd=ROOT).returncode != 0:
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
