@@ -32,9 +32,7 @@ echo "==> building the course dataset (cached under data/)"
 .venv/bin/python -m cnnlab.data build
 
 if [ "$START_LAB" = 1 ]; then
-  extra=()
-  [ "$(id -u)" = 0 ] && extra+=(--allow-root)
   echo "==> starting JupyterLab on lectures/ (Ctrl-C stops it); open the URL printed below"
-  exec .venv/bin/jupyter lab --no-browser --ip=127.0.0.1 --ServerApp.root_dir=lectures "${extra[@]}"
+  exec tools/start-lab.sh
 fi
 echo "==> done. Run the tests with: .venv/bin/python -m pytest"

@@ -1,7 +1,7 @@
 """Is the course dataset hard enough that architecture matters? Trains LeNet-5 and a small ResNet on it.
 
 Both are trained by ``cnnlab.train.fit`` with the same budget (by default "short", the one notebook
-01 gives LeNet-5: 8 epochs, SGD with Nesterov momentum, warm-up then cosine learning rate, batch 128,
+01 gives LeNet-5: 12 epochs, SGD with Nesterov momentum, warm-up then cosine learning rate, batch 128,
 no augmentation). A small ResNet should beat LeNet-5 by 10 points or more, while LeNet-5 stays well
 above chance. The last line printed is key=value pairs, quoted in data/README.md:
 

@@ -113,6 +113,8 @@ def _param_count(model_or_count) -> int:
 def check_params(model_or_count, expected: int, what: str = "parameters", hint: str | None = None) -> None:
     """The exact number of parameters of a model (or a count the student computed)."""
     count = _param_count(model_or_count)
+    if not isinstance(expected, int) or isinstance(expected, bool):
+        raise CheckFailed(f"check_params needs the expected count as an int; got {type(expected).__name__}")
     if count != expected:
         diff = count - expected
         raise _fail(what, f"{expected:,}", f"{count:,} ({fmt.signed_count(diff)})", hint)

@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
 LECTURES = ROOT / "lectures"
 
+sys.path.insert(0, str(ROOT / "tools"))
+from release import nbgrader_environment  # noqa: E402  (tools/ is a folder of scripts, not a package)
+
 SOLUTION_REGION = re.compile(
     r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n?", re.M | re.S
 )
@@ -74,6 +77,7 @@ c.CourseDirectory.db_url = "sqlite:///{self.root / "gradebook.db"}"
         result = subprocess.run(
             [sys.executable, "-m", "nbgrader", *args],
             cwd=self.root,
+            env=nbgrader_environment(),
             capture_output=True,
             text=True,
             timeout=timeout,

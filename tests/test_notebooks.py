@@ -46,7 +46,7 @@ def graded(request, tmp_path_factory):
     course = Course(tmp_path_factory.mktemp(assignment))
     release = course.generate(assignment)
     perfect = {nb.name: perfect_submission(release / nb.name, nb) for nb in notebooks_of(assignment)}
-    blank = {nb.name: nbformat.read(nb, as_version=4) for nb in notebooks_of(assignment, release)}
+    blank = {nb.name: nbformat.read(nb, as_version=4) for nb in notebooks_of(assignment, course.release)}
     course.submit("perfect", assignment, perfect)
     course.submit("blank", assignment, blank)
     course.autograde(assignment)

@@ -7,11 +7,17 @@ It runs `nbgrader generate_assignment --force`, which strips solutions, hidden t
 records each assignment in the gradebook. Commit lectures/ afterwards: a test keeps it in sync.
 """
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def nbgrader_environment() -> dict[str, str]:
+    """This Python's bin folder first on PATH: nbgrader runs `alembic` from PATH to create a gradebook."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
 def main(argv: list[str]) -> int:
@@ -30,7 +36,7 @@ def main(argv: list[str]) -> int:
             "--force",
             "--log-level=WARN",
         ]
-        if subprocess.run(command, cwd=ROOT).returncode != 0:
+        if subprocess.run(command, cwd=ROOT, env=nbgrader_environment()).returncode != 0:
             return 1
     return 0
 

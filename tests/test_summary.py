@@ -1,0 +1,212 @@
+"""summarize(): exact parameters and MACs, shapes per layer, no weights allocated, readable errors."""
+
+import time
+
+import pytest
+import torch
+from torch import nn
+
+from cnnlab.errors import ConfigError
+from cnnlab.summary import summarize, summary_html
+
+VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+
+
+def vgg16(num_classes=1000):
+    """VGG-16 (configuration D) as torchvision builds it, in plain torch."""
+    layers, channels = [], 3
+    for v in VGG16_CONFIG:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(channels, v, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = v
+    return nn.Sequential(
+        nn.Sequential(*layers),
+        nn.AdaptiveAvgPool2d(7),
+        nn.Flatten(),
+        nn.Linear(512 * 7 * 7, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(),
+        nn.Linear(4096, 4096),
+        nn.ReLU(inplace=True),
+        nn.Dropout(),
+        nn.Linear(4096, num_classes),
+    )
+
+
+def lenet5():
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(16, 120, 5),
+        nn.Tanh(),
+        nn.Flatten(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
+    )
+
+
+@pytest.fixture(scope="module")
+def vgg16_summary():
+    with torch.device("meta"):
+        model = vgg16()
+    return summarize(model, (3, 224, 224))
+
+
+def test_vgg16_exact_params_and_macs(vgg16_summary):
+    assert vgg16_summary.total_params == 138_357_544  # torchvision's count
+    assert vgg16_summary.total_macs == 15_470_264_320
+    assert vgg16_summary.output_shape == (1000,)
+
+
+def test_vgg16_layer_shapes_and_rows(vgg16_summary):
+    convs = [r for r in vgg16_summary.rows if r.kind == "Conv2d"]
+    assert len(convs) == 13
+    assert convs[0].output_shape == (64, 224, 224) and convs[0].params == 1_792
+    assert convs[-1].output_shape == (512, 14, 14)
+    fc6 = next(r for r in vgg16_summary.rows if r.kind == "Linear")
+    assert fc6.params == 102_764_544 and fc6.config == "25088→4096"
+    assert sum(r.params for r in vgg16_summary.rows) == vgg16_summary.total_params
+    assert sum(r.macs for r in vgg16_summary.rows) == vgg16_summary.total_macs
+
+
+def test_vgg16_activation_memory_counts_each_allocated_output_once(vgg16_summary):
+    # in-place ReLUs and the flatten view allocate nothing; every conv, pool and linear output counts
+    values = vgg16_summary.activation_bytes // 4
+    expected = sum(r.activation_bytes for r in vgg16_summary.rows if r.kind not in ("ReLU", "Flatten")) // 4
+    assert values == expected
+    assert all(
+        r.activation_bytes == 0 for r in vgg16_summary.rows if r.kind in ("ReLU", "Flatten", "Dropout")
+    )
+    # the input plus every conv, pool and linear output, as the lecture tabulates VGG-16's memory
+    by_hand = (
+        3 * 224**2
+        + 2 * 64 * 224**2
+        + 64 * 112**2
+        + 2 * 128 * 112**2
+        + 128 * 56**2
+        + 3 * 256 * 56**2
+        + 256 * 28**2
+        + 3 * 512 * 28**2
+        + 512 * 14**2
+        + 3 * 512 * 14**2
+        + 2 * 512 * 7**2  # pool5, then the adaptive pool
+        + 4096
+        + 4096
+        + 1000
+    )
+    assert (vgg16_summary.activation_bytes + vgg16_summary.input_bytes) // 4 == by_hand == 15_262_696
+
+
+def test_summarize_on_meta_is_fast_and_allocates_no_weights(vgg16_summary):
+    with torch.device("meta"):
+        model = vgg16()
+    summarize(model, (3, 224, 224))  # the first meta op in a process is slow
+    started = time.perf_counter()
+    summary = summarize(model, (3, 224, 224))
+    elapsed = time.perf_counter() - started
+    assert summary.total_params == 138_357_544
+    assert all(p.is_meta for p in model.parameters())
+    assert elapsed < 1.0, f"summarize took {elapsed:.3f} s"  # milliseconds in practice; generous for CI
+
+
+def test_a_real_model_is_summarised_without_touching_its_weights():
+    torch.manual_seed(0)
+    model = lenet5()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    model.train()
+    summary = summarize(model, (1, 32, 32))
+    assert summary.total_params == 61_706
+    assert summary.total_macs == 416_520
+    assert model.training, "summarize must restore train mode"
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert summary.output_shapes()["6"] == (120, 1, 1)
+
+
+def test_rendering_text_and_html():
+    summary = summarize(lenet5(), (1, 32, 32))
+    text = str(summary)
+    assert "61,706" in text and "Conv2d" in text and "6×28×28" in text
+    html = summary._repr_html_()
+    assert html.count("<tr") == len(summary.rows) + 2  # header, rows, total
+    assert "61,706" in html
+    assert "background" in summary_html(summary, highlight=["0"])
+
+
+def test_grouped_convs_batch_norm_and_shared_modules():
+    shared = nn.Conv2d(8, 8, 3, padding=1, groups=2)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), shared, shared)
+    summary = summarize(model, (3, 16, 16), batch_size=4)
+    assert summary.total_params == sum(p.numel() for p in model.parameters())
+    assert summary.rows[-1].params == 0, "a module called twice counts its parameters once"
+    assert summary.rows[2].config.endswith("g2")
+    # batch of 4: MACs scale with the batch
+    assert summary.total_macs == 4 * (16 * 16 * 8 * 3 * 9 + 2 * 16 * 16 * 8 * 4 * 9)
+
+
+def test_functional_ops_in_forward_are_still_counted():
+    class Functional(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.weight = nn.Parameter(torch.zeros(10, 48))
+
+        def forward(self, x):
+            return x.flatten(1) @ self.weight.t()
+
+    summary = summarize(Functional(), (3, 4, 4))
+    assert summary.total_macs == 48 * 10
+    assert summary.total_params == 480
+    # a module without children is a leaf: its row holds what its forward does
+    assert [(r.kind, r.params, r.macs) for r in summary.rows] == [("Functional", 480, 480)]
+
+
+def test_matmuls_in_a_parent_and_parameters_outside_leaves_get_rows_of_their_own():
+    class Head(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Conv2d(3, 4, 1)
+            self.scale = nn.Parameter(torch.ones(10, 64))
+
+        def forward(self, x):
+            return self.body(x).flatten(1) @ self.scale.t()
+
+    summary = summarize(Head(), (3, 4, 4))
+    assert summary.total_macs == 16 * 4 * 3 + 64 * 10
+    assert summary.total_params == 16 + 640
+    assert [r.name for r in summary.rows] == ["body", "(functional ops)", "(other parameters)"]
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "words"),
+    [
+        ((1, 16, 16), ["layer '6'", "Conv2d", "16×1×1", "Kernel size"]),
+        ((3, 32, 32), ["layer '0'", "expects 1 input channels but got 3"]),
+    ],
+)
+def test_a_model_that_cannot_take_its_input_gets_a_sentence(input_shape, words):
+    with pytest.raises(ConfigError) as error:
+        summarize(lenet5(), input_shape)
+    assert all(w in str(error.value) for w in words), str(error.value)
+
+
+def test_wrong_linear_size_names_the_layer_and_the_fix():
+    model = nn.Sequential(nn.Conv2d(3, 6, 5), nn.Flatten(), nn.Linear(100, 10))
+    with pytest.raises(ConfigError, match=r"layer '2' \(Linear 100→10\).*expects 100 features but got 4704"):
+        summarize(model, (3, 32, 32))
+
+
+@pytest.mark.parametrize("bad", [(3, 0, 32), "32x32", (3, 32, 32, 1, 1), None, (3.5, 32, 32)])
+def test_bad_input_shapes_are_refused_clearly(bad):
+    with pytest.raises(ConfigError, match="input_shape should be"):
+        summarize(lenet5(), bad)
+
+
+def test_non_modules_are_refused_clearly():
+    with pytest.raises(ConfigError, match="needs a torch nn.Module; got function"):
+        summarize(lenet5, (1, 32, 32))
