@@ -5,7 +5,7 @@ Both are trained by ``cnnlab.train.fit`` with the same budget (by default "short
 no augmentation). A small ResNet should beat LeNet-5 by 10 points or more, while LeNet-5 stays well
 above chance. The last line printed is key=value pairs, quoted in data/README.md:
 
-    .venv/bin/python bench/dataset_difficulty.py              # about 15 min on a 2-core CPU
+    .venv/bin/python bench/dataset_difficulty.py              # about 3 min on an idle 2-core CPU
     .venv/bin/python bench/dataset_difficulty.py --epochs 2   # a quick look
 """
 
