@@ -14,6 +14,7 @@ import re
 import nbformat
 import pytest
 from course import (
+    HIDDEN_REGION,
     LECTURES,
     MARKERS,
     ROOT,
@@ -97,15 +98,19 @@ def test_written_answers_are_manually_graded_with_model_answers():
                 )
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_no_solution_or_hidden_test_reaches_students(assignment):
-    solution_lines = set()
+def _region_lines(assignment: str, region) -> set[str]:
+    """The distinctive lines (25 characters or more) inside one kind of marked region of the solutions."""
+    lines = set()
     for nb_path in notebooks_of(assignment):
         for cell in nbformat.read(nb_path, as_version=4).cells:
-            for region in SOLUTION_REGION.findall(cell.source):
-                solution_lines |= {line.strip() for line in region.splitlines() if len(line.strip()) >= 25}
+            for found in region.findall(cell.source):
+                lines |= {line.strip() for line in found.splitlines() if len(line.strip()) >= 25}
+    return lines
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_solution_or_hidden_test_reaches_students(assignment):
     student_text = "\n".join(p.read_text() for p in notebooks_of(assignment, LECTURES))
-    toolkit_text = "\n".join(p.read_text() for p in (ROOT / "cnnlab").rglob("*.py"))
     for marker in MARKERS:
         assert marker not in student_text, f"lectures/{assignment} contains {marker!r}"
     student_sources = "\n".join(
@@ -113,10 +118,15 @@ def test_no_solution_or_hidden_test_reaches_students(assignment):
         for p in notebooks_of(assignment, LECTURES)
         for c in json.loads(p.read_text())["cells"]
     )
-    leaked = [line for line in solution_lines if line in student_sources]
-    assert leaked == [], f"solution code appears in lectures/{assignment}"
-    in_toolkit = [line for line in solution_lines if line in toolkit_text]
-    assert in_toolkit == [], f"solution code of {assignment} appears in cnnlab/: {in_toolkit[:3]}"
+    toolkit_text = "\n".join(p.read_text() for p in (ROOT / "cnnlab").rglob("*.py"))
+    solution_lines = _region_lines(assignment, SOLUTION_REGION)
+    hidden_lines = _region_lines(assignment, HIDDEN_REGION)
+    assert [line for line in solution_lines if line in student_sources] == [], "solution code in lectures/"
+    assert [line for line in hidden_lines if line in student_sources] == [], "hidden tests in lectures/"
+    in_toolkit = [line for line in solution_lines | hidden_lines if line in toolkit_text]
+    assert in_toolkit == [], (
+        f"solution or hidden-test code of {assignment} appears in cnnlab/: {in_toolkit[:3]}"
+    )
 
 
 @pytest.mark.parametrize("folder", [SOLUTIONS, LECTURES])
