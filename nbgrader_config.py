@@ -14,7 +14,7 @@ c.CourseDirectory.release_directory = "lectures"  # student versions, generated 
 c.CourseDirectory.submitted_directory = "autograde/submitted"
 c.CourseDirectory.autograded_directory = "autograde/autograded"
 c.CourseDirectory.feedback_directory = "autograde/feedback"
-c.CourseDirectory.downloaded_directory = "autograde/downloaded"  # what `nbgrader zip_collect` unpacks
+c.ZipCollectApp.downloaded_directory = "autograde/downloaded"  # where `nbgrader zip_collect` looks
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "autograde", "gradebook.db")
 
 # Per-cell limit while autograding. nbgrader 0.9 reads Execute.timeout (not ExecutePreprocessor.timeout).
