@@ -66,10 +66,6 @@ class Summary:
             shapes.setdefault(layer.name, layer.output_shape)
         return shapes
 
-    def as_records(self) -> list[dict]:
-        """The rows as plain dicts, handy for pandas or for comparing two summaries."""
-        return [dict(vars(r)) for r in self.rows]
-
     # --- rendering -------------------------------------------------------------------------------
     _HEADERS = ("layer", "type", "kernel / features", "output", "params", "MACs", "memory")
 
