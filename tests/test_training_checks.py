@@ -116,11 +116,10 @@ def test_reference_solution_passes_on_every_seed(training_check, capsys):
 
 @pytest.mark.slow
 def test_a_model_that_cannot_learn_fails(training_check):
-    model_names = [
-        name for name in training_check.namespace if isinstance(training_check.namespace[name], type)
-    ]
     builders = {
-        name: ConstantOutput for name in model_names if issubclass(training_check.namespace[name], nn.Module)
+        name: ConstantOutput
+        for name, value in training_check.namespace.items()
+        if isinstance(value, type) and issubclass(value, nn.Module)
     }
     assert builders, "found no model class to replace in the notebook"
     namespace = training_check.train(0, **builders)
