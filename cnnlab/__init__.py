@@ -4,7 +4,8 @@
 
 Modules, one job each: ``arithmetic`` (conv arithmetic), ``summary`` (per-layer tables),
 ``data`` (the course dataset, CIFAR-10 reader), ``train`` (``fit``), ``checks`` (test-cell
-assertions), ``widgets`` (``explore``), ``notebook`` (the set-up cell).
+assertions), ``widgets`` (``explore``), ``notebook`` (the set-up cell), ``init`` (``he_init``), ``filters``
+(first-layer filters as a picture).
 It holds no answer to a graded exercise: students receive it.
 """
 
@@ -21,6 +22,8 @@ _LAZY = {
     "load_course_data": "cnnlab.data",
     "load_cifar10": "cnnlab.data",
     "setup_notebook": "cnnlab.notebook",
+    "he_init": "cnnlab.init",
+    "show_filters": "cnnlab.filters",
 }
 _SUBMODULES = {
     "arithmetic",
@@ -33,6 +36,8 @@ _SUBMODULES = {
     "fmt",
     "device",
     "errors",
+    "init",
+    "filters",
 }
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])

@@ -142,3 +142,22 @@ def comparable_cells(nb_path: Path) -> list[tuple]:
     """What the student sees of each cell, for comparing a regenerated notebook with the committed one."""
     nb = nbformat.read(nb_path, as_version=4)
     return [(c.cell_type, c.source, json.dumps(nbgrader_meta(c), sort_keys=True)) for c in nb.cells]
+
+
+def solution_code(notebook: str, *grade_ids: str) -> dict:
+    """The namespace left by running a solution notebook's first code cell (its imports) and the cells named
+    by ``grade_ids``, in notebook order, with the solutions filled in."""
+    cells = [c for c in nbformat.read(SOLUTIONS / notebook, as_version=4).cells if c.cell_type == "code"]
+    wanted = [cells[0]] + [c for c in cells if nbgrader_meta(c).get("grade_id") in grade_ids]
+    missing = set(grade_ids) - {nbgrader_meta(c).get("grade_id") for c in wanted}
+    assert not missing, f"{notebook} has no cells with grade ids {sorted(missing)}"
+    namespace: dict = {}
+    for cell in wanted:
+        exec(compile(SOLUTION_REGION.sub(lambda m: m.group(1), cell.source), notebook, "exec"), namespace)
+    return namespace
+
+
+def explorer_cell(notebook: str) -> str:
+    """The source of the notebook's explorer: its first code cell that starts with ``explore(``."""
+    cells = nbformat.read(SOLUTIONS / notebook, as_version=4).cells
+    return next(c.source for c in cells if c.cell_type == "code" and c.source.lstrip().startswith("explore("))

@@ -75,7 +75,7 @@ def test_jupyterlab_serves_both_lectures_headless():
             f"JupyterLab did not answer: {lab.stderr.read() if lab.poll() is not None else ''}"
         )
         served = {item["name"] for item in listing["content"]}
-        assert {"00_foundations", "01_lenet"} <= served
+        assert {"00_foundations", "01_lenet", "02_alexnet", "03_zfnet"} <= served
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=10) as page:
             assert page.status == 200
     finally:

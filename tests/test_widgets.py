@@ -7,6 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import torch
+from course import explorer_cell, solution_code
 from nbclient import NotebookClient
 from torch import nn
 
@@ -252,3 +253,71 @@ def test_an_explore_cell_runs_headless_without_hanging():
     assert "cnnlab-summary" in data["text/html"] and expected in data["text/html"]
     state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert any("cnnlab-summary" in str(model["state"].get("value", "")) for model in state.values())
+
+
+# --- notebook 03's explorer: the notebook's own cell, over the reference AlexNetFamily -----------------
+ZFNET_NOTEBOOK = "03_zfnet/zfnet.ipynb"
+ZFNET_SETTINGS = dict(
+    conv1_kernel=7, conv1_stride=2, conv2_stride=2, conv3_filters=512, conv4_filters=1024, conv5_filters=512
+)
+
+
+@pytest.fixture(scope="module")
+def family_namespace():
+    return solution_code(ZFNET_NOTEBOOK, "family_class")
+
+
+@pytest.fixture
+def zfnet_explorer(family_namespace):
+    """The explorer exactly as notebook 03's explore cell builds it."""
+    return eval(explorer_cell(ZFNET_NOTEBOOK), dict(family_namespace))
+
+
+def family_summary(family_namespace, **settings):
+    return summarize(family_namespace["AlexNetFamily"](**settings), (3, 227, 227))
+
+
+def test_zfnet_explorer_starts_at_alexnet(zfnet_explorer, family_namespace):
+    assert zfnet_explorer.summary == family_summary(family_namespace)
+    assert zfnet_explorer.summary.total_params == 62_378_344
+    assert "62,378,344" in zfnet_explorer.table_html and zfnet_explorer.message == ""
+    assert set(ZFNET_SETTINGS) <= set(zfnet_explorer.controls)  # every ZFNet change is one control away
+    assert "input_size" in zfnet_explorer.controls
+
+
+def test_zfnet_sliders_update_the_table_and_the_difference(zfnet_explorer, family_namespace):
+    zfnet_explorer.controls["conv1_kernel"].value = 7  # as a student drags the sliders, one at a time
+    zfnet_explorer.controls["conv1_stride"].value = 2
+    slide_only = family_summary(family_namespace, conv1_kernel=7, conv1_stride=2)
+    assert zfnet_explorer.summary == slide_only
+    assert (
+        "96×111×111" in zfnet_explorer.table_html
+        and f"{slide_only.total_params:,}" in zfnet_explorer.table_html
+    )
+    assert zfnet_explorer.diff.params.after == slide_only.total_params > 200_000_000  # FC6 explodes
+    assert "features.0" in zfnet_explorer.diff.changed_layers
+
+    zfnet_explorer.set(conv2_stride=2, conv3_filters=512, conv4_filters=1024, conv5_filters=512)
+    assert zfnet_explorer.summary.total_params == 107_627_624
+    assert zfnet_explorer.summary.row("features.14").output_shape == (512, 6, 6)
+    diff = zfnet_explorer.diff
+    assert (diff.params.before, diff.params.after) == (62_378_344, 107_627_624)
+    assert diff.macs.after == family_summary(family_namespace, **ZFNET_SETTINGS).total_macs
+    assert "62.4M → 108M" in zfnet_explorer.diff_html
+    assert fmt.count(diff.macs.after) in zfnet_explorer.diff_html
+
+
+def test_an_impossible_zfnet_setting_names_the_layer(zfnet_explorer, family_namespace):
+    good_table = zfnet_explorer.table_html
+    # 163 -> CONV1 (11×11 /6) 26 -> POOL1 12 -> CONV2 (/3) 4 -> POOL2 1 -> POOL3 has no 3×3 window left
+    zfnet_explorer.set(conv1_stride=6, conv2_stride=3, input_size=163)
+    assert zfnet_explorer.summary is None
+    assert zfnet_explorer.message.startswith("POOL3 cannot work on a 1×1 map")
+    assert "larger than the input 1" in zfnet_explorer.message and "Traceback" not in zfnet_explorer.message
+    assert "POOL3 cannot work" in zfnet_explorer.widget.children[1].value  # shown in the message area
+    assert "opacity" in zfnet_explorer.table_html and good_table in zfnet_explorer.table_html
+    zfnet_explorer.controls["conv2_stride"].value = 1  # one slider back: it works again
+    assert zfnet_explorer.message == ""
+    assert zfnet_explorer.summary == summarize(
+        family_namespace["AlexNetFamily"](conv1_stride=6, input_size=163), (3, 163, 163)
+    )
