@@ -1,0 +1,65 @@
+"""jupyter_client's kernel manager, with the kernel started inside its sandbox.
+
+The kernel talks to the grader over ZeroMQ's ``ipc`` transport: Unix sockets in a folder the sandbox
+shares, since a kernel without a network namespace of its own cannot reach the grader's 127.0.0.1.
+Interrupts go as a message on the control channel, not as SIGINT to the process group, which would
+reach bubblewrap rather than the kernel.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Any, Dict
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """Starts the kernel with ``sandbox.kernel_command`` in ``box``, with ``environment`` as its only variables."""
+
+    isolation = Any(None)  # sandbox.Isolation
+    box = Any(None)  # sandbox.KernelBox
+    environment = Dict()
+
+    def use_box(self, isolation, box, environment: dict[str, str]) -> None:
+        self.isolation, self.box, self.environment = isolation, box, environment
+        self.transport = "ipc"
+        self.cache_ports = False
+        self.connection_file = str(box.ipc / "kernel.json")
+        self.ip = str(box.ipc / "k")  # sockets are <ip>-<port>; a short path stays under the 107-byte limit
+
+    def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
+        from .sandbox import kernel_command
+
+        return kernel_command(self.isolation, self.box, super().format_kernel_cmd(extra_arguments))
+
+    async def _async_pre_start_kernel(self, **kw):
+        kw["cwd"] = str(self.box.work)
+        kw["env"] = dict(self.environment)
+        # The connection file is written by the grader and read by the kernel's user
+        self.box.ipc.mkdir(parents=True, exist_ok=True)
+        command, kw = await super()._async_pre_start_kernel(**kw)
+        self.box.hand_over()
+        return command, kw
+
+    async def _async_interrupt_kernel(self) -> None:
+        if self.has_kernel:
+            message = self.session.msg("interrupt_request", content={})
+            self._connect_control_socket()
+            self.session.send(self._control_socket, message)
+
+    def exit_status(self) -> int | None:
+        """The sandbox's exit status once it ended (negative: killed by that signal), else None."""
+        process = getattr(self.provisioner, "process", None)
+        return process.poll() if process is not None else None
+
+    def kill_sandbox(self) -> None:
+        """Kill the kernel and everything it started, now."""
+        process = getattr(self.provisioner, "process", None)
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(os.getpgid(process.pid), signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            process.kill()

@@ -1,0 +1,541 @@
+"""The grading kit, ``python -m cnnlab.grade``, end to end on a throwaway copy of the course.
+
+One run grades a class of hostile and broken submissions of 00_foundations (tests/submissions/) with two
+workers; every submission must get exactly its expected grade, status and reason, the gradebook must stay
+intact, and the well-behaved ones must get what sequential ``nbgrader autograde`` gives them. Then: a
+rerun grades only what changed, three shards and a merge equal one run, a killed run resumes without
+losing or doubling a grade, and without a sandbox the grader refuses unless told --unsafe.
+
+Where bubblewrap cannot make namespaces, the run goes on with --unsafe, and only the submissions whose
+outcome depends on the sandbox (reading solutions/, writing the gradebook, the network) are left out.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import grading_submissions as subs
+import pytest
+from course import ROOT, SOLUTIONS, Course, nbgrader_environment
+
+from cnnlab.grade.__main__ import main
+from cnnlab.grade.errors import GraderError
+from cnnlab.grade.options import Shard
+
+ASSIGNMENT = subs.ASSIGNMENT
+MEMORY_MB = "2560"  # a kernel of this notebook needs about 1 GB of address space
+CHEAP = [
+    "malformed_json",
+    "wrong_name",
+]  # graded without a kernel: for runs that test the grader, not grading
+
+
+@cache
+def sandbox_problem() -> str:
+    """'' where bubblewrap works here, else why not."""
+    from cnnlab.grade import sandbox
+
+    with tempfile.TemporaryDirectory() as scratch:
+        os.chmod(scratch, 0o711)
+        try:
+            sandbox.detect(0, unsafe=False, scratch=Path(scratch))
+        except GraderError as error:
+            return str(error)
+    return ""
+
+
+def kit(root: Path, *args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "cnnlab.grade", *args]
+    if sandbox_problem() and args[0] != "merge" and "--unsafe" not in args:
+        command.append("--unsafe")
+    return subprocess.run(
+        command,
+        cwd=root,
+        env={**nbgrader_environment(), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def new_course(root: Path) -> Course:
+    course = Course(root)
+    config = root / "nbgrader_config.py"
+    config.write_text(config.read_text() + f"c.Execute.timeout = {subs.CELL_TIMEOUT_S}\n")
+    course.generate(ASSIGNMENT)
+    return course
+
+
+def grades(db: Path, student: str) -> dict[str, tuple[float, float, bool]]:
+    """{cell: (score, max score, needs manual grading)} as nbgrader holds them."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        return {
+            g.name: (g.score, g.max_score, g.needs_manual_grade)
+            for nb in submission.notebooks
+            for g in nb.grades
+        }
+
+
+def records(db: Path) -> dict[str, tuple[str, str]]:
+    """{student: (status, reason)} from the kit's table."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT student, status, reason FROM cnnlab_grading").fetchall()
+    return {student: (status, reason) for student, status, reason in rows}
+
+
+def submissions_in(db: Path) -> list[str]:
+    with sqlite3.connect(db) as connection:
+        return sorted(s for (s,) in connection.execute("SELECT student_id FROM submitted_assignment"))
+
+
+def copy_students(run, names: list[str], folder: Path) -> Path:
+    for name in names:
+        shutil.copytree(run.course.submitted / name, folder / name)
+    return folder
+
+
+class Listener:
+    """A server on 127.0.0.1 that hands out an answer to whoever connects, and counts them."""
+
+    def __init__(self):
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            connection, _ = self.server.accept()
+            self.connections += 1
+            with connection:
+                connection.sendall(b"def tiny_net_params(*args, **kwargs):\n    return 11642\n")
+
+
+@dataclass
+class ClassRun:
+    course: Course
+    result: subprocess.CompletedProcess
+    names: list[str]
+    rows: dict[str, dict]
+    listener: Listener
+    fingerprint_before: str
+    seconds: float
+
+    @property
+    def db(self) -> Path:
+        return self.course.root / "gradebook.db"
+
+
+def fingerprint(db: Path) -> str:
+    from cnnlab.grade import gradebook as gb
+
+    with gb.opened(f"sqlite:///{db}", "cnn-architectures") as gradebook:
+        return gb.fingerprint(gb.assignment_structure(gradebook, ASSIGNMENT))
+
+
+@pytest.fixture(scope="module")
+def class_run(tmp_path_factory) -> ClassRun:
+    course = new_course(tmp_path_factory.mktemp("class"))
+    listener = Listener()
+    names = [case.name for case in subs.CASES if not (case.needs_sandbox and sandbox_problem())]
+    subs.build(
+        course,
+        names,
+        SOLUTIONS=str(SOLUTIONS / ASSIGNMENT / subs.NOTEBOOK),
+        GRADEBOOK=str(course.root / "gradebook.db"),
+        PORT=str(listener.port),
+    )
+    before = fingerprint(course.root / "gradebook.db")
+    table = course.root / "grades.csv"
+    started = time.monotonic()
+    result = kit(
+        course.root,
+        ASSIGNMENT,
+        "autograde/submitted",
+        "--workers",
+        "2",
+        "--csv",
+        str(table),
+        "--memory",
+        MEMORY_MB,
+        "--feedback",
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stderr
+    with open(table, newline="") as handle:
+        rows = {row["student_id"]: row for row in csv.DictReader(handle)}
+    return ClassRun(course, result, names, rows, listener, before, seconds)
+
+
+# --- one run, a whole class of hostile submissions --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_one_command_grades_the_class_with_progress_and_summary(class_run):
+    err = class_run.result.stderr
+    assert f"{len(class_run.names)} to grade, 0 already graded" in err
+    assert "s/submission" in err and "<" in err, "a progress bar with an ETA"
+    summary = [line for line in err.splitlines() if line.startswith("cnnlab.grade: graded ")]
+    assert summary and f"graded {len(class_run.names)} submissions in" in summary[0]
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", subs.CASES, ids=lambda case: case.name)
+def test_each_submission_gets_exactly_its_grade(class_run, case):
+    if case.name not in class_run.names:
+        pytest.skip(f"needs the sandbox, which cannot work here: {sandbox_problem()}")
+    got = grades(class_run.db, case.name)
+    assert {cell: got[cell][0] for cell in case.scores} == case.scores
+    row = class_run.rows[case.name]
+    assert row["status"] == case.status
+    reason = row["reason"]
+    if case.name == "fork_bomb" and os.getuid() == 0 and "as this user" in class_run.result.stderr:
+        pass  # a kernel running as root has no process limit: the bomb ends on its own, the check still fails
+    elif case.reason:
+        assert case.reason in reason
+    elif case.name in ("perfect", "alternative", "wrong_stride", "missing_bias"):
+        assert reason == ""
+    executed = class_run.course.autograded / case.name / ASSIGNMENT / subs.NOTEBOOK
+    for text in case.output:
+        assert text in executed.read_text()
+
+
+@pytest.mark.slow
+def test_the_sandbox_keeps_the_network_and_the_course_out(class_run):
+    if sandbox_problem():
+        pytest.skip(f"the sandbox cannot work here: {sandbox_problem()}")
+    assert class_run.listener.connections == 0
+    assert "sandbox: bubblewrap" in class_run.result.stderr
+
+
+@pytest.mark.slow
+def test_the_gradebook_stays_intact(class_run):
+    with sqlite3.connect(class_run.db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        over = connection.execute(
+            "SELECT count(*) FROM grade JOIN grade_cells ON grade.cell_id = grade_cells.id "
+            "WHERE grade.auto_score > grade_cells.max_score OR grade.manual_score IS NOT NULL"
+        ).fetchone()
+        assert over == (0,)
+    assert fingerprint(class_run.db) == class_run.fingerprint_before
+    assert submissions_in(class_run.db) == sorted(class_run.names)
+
+
+@pytest.mark.slow
+def test_output_is_capped_and_feedback_written(class_run):
+    executed = class_run.course.autograded / "big_output" / ASSIGNMENT / subs.NOTEBOOK
+    assert executed.stat().st_size < 5_000_000
+    for name in class_run.names:
+        if (class_run.course.autograded / name).exists():
+            assert (
+                class_run.course.root / "autograde" / "feedback" / name / ASSIGNMENT / "foundations.html"
+            ).exists()
+    assert set(class_run.rows) == set(class_run.names)
+
+
+@pytest.mark.slow
+def test_scores_equal_those_of_sequential_nbgrader(class_run, tmp_path):
+    """Graded alone by plain nbgrader, cell by cell, the well-behaved submissions get what the run gave them."""
+    alone = new_course(tmp_path / "alone")
+    solo = ["perfect", "wrong_stride", "missing_bias"]
+    copy_students(class_run, solo, alone.submitted)
+    alone.autograde(ASSIGNMENT)
+    for name in solo:
+        assert grades(alone.root / "gradebook.db", name) == grades(class_run.db, name), name
+    # merge also takes a gradebook that plain nbgrader wrote, without the kit's records
+    merged = tmp_path / "merged.db"
+    result = kit(class_run.course.root, "merge", str(alone.root / "gradebook.db"), "--db", str(merged))
+    assert result.returncode == 0, result.stderr
+    assert "3 new submissions" in result.stderr
+    for name in solo:
+        assert grades(merged, name) == grades(class_run.db, name), name
+
+
+# --- resuming, sharding, killing -----------------------------------------------------------------
+
+
+def slurm_script(name: str) -> str:
+    """The Slurm script ``name`` (grade.sbatch, merge.sbatch) as docs/grading.md gives it."""
+    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "docs" / "grading.md").read_text(), re.S)
+    return next(block for block in blocks if block.startswith(f"#!/usr/bin/env bash\n# {name}:"))
+
+
+@pytest.mark.slow
+def test_three_shards_and_a_merge_equal_one_run(class_run, tmp_path):
+    """With docs/grading.md's Slurm scripts, run as three array tasks by hand (at once), then the merge job."""
+    originals = ["perfect", "missing_bias", "empty_file", *CHEAP, "missing_notebook"]
+    names = [f"s{i}" for i in range(1, 7)]  # shard 1 holds s1 and s4, shard 2 s2 and s6, shard 3 s3 and s5
+    folder = tmp_path / "submitted"
+    for name, original in zip(names, originals):
+        shutil.copytree(class_run.course.submitted / original, folder / name)
+    (tmp_path / "grade.sbatch").write_text(slurm_script("grade.sbatch"))
+    (tmp_path / "merge.sbatch").write_text(slurm_script("merge.sbatch"))
+    merged = tmp_path / "merged.db"
+    env = {
+        **nbgrader_environment(),
+        "COURSE": str(class_run.course.root),
+        "PYTHON": sys.executable,
+        "ASSIGNMENT": ASSIGNMENT,
+        "SUBMITTED": str(folder),
+        "SHARDS": str(tmp_path),
+        "GRADEBOOK": str(merged),
+        "CSV": str(tmp_path / "merged.csv"),
+        "GRADE_OPTIONS": f"--memory {MEMORY_MB}" + (" --unsafe" if sandbox_problem() else ""),
+        "SLURM_ARRAY_TASK_COUNT": "3",
+        "SLURM_CPUS_PER_TASK": "1",
+    }
+    tasks = [
+        subprocess.Popen(
+            ["bash", str(tmp_path / "grade.sbatch")],
+            env={**env, "SLURM_ARRAY_TASK_ID": str(task)},
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for task in (1, 2, 3)
+    ]
+    for task in tasks:
+        assert task.wait(timeout=600) == 0, task.stderr.read()
+    held = [submissions_in(tmp_path / f"shard-{i}-of-3.db") for i in (1, 2, 3)]
+    assert held == [["s1", "s4"], ["s2", "s6"], ["s3", "s5"]], "a student's shard depends on their id alone"
+
+    merge = subprocess.run(["bash", str(tmp_path / "merge.sbatch")], env=env, capture_output=True, text=True)
+    assert merge.returncode == 0, merge.stderr
+    assert "6 new submissions" in merge.stderr and "0 to grade, 6 already graded" in merge.stderr
+    assert submissions_in(merged) == names
+    one_run = records(class_run.db)
+    for name, original in zip(names, originals):
+        assert grades(merged, name) == grades(class_run.db, original), name
+        assert records(merged)[name] == one_run[original], name
+    with open(tmp_path / "merged.csv", newline="") as handle:
+        assert [row["student_id"] for row in csv.DictReader(handle)] == names
+
+
+def _descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = set(), [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+def test_a_killed_run_resumes_without_losing_or_doubling_a_grade(class_run, tmp_path):
+    folder = tmp_path / "submitted"
+    for new, old in (("a", "missing_notebook"), ("b", "perfect"), ("c", "perfect")):
+        shutil.copytree(class_run.course.submitted / old, folder / new)
+    db = tmp_path / "late.db"
+    command = [
+        sys.executable,
+        "-m",
+        "cnnlab.grade",
+        ASSIGNMENT,
+        str(folder),
+        "--workers",
+        "1",
+        "--db",
+        str(db),
+    ]
+    command += ["--memory", MEMORY_MB] + (["--unsafe"] if sandbox_problem() else [])
+    # kill -9 leaves the run's working folder behind: let it go where this test can remove it
+    scratch = Path(tempfile.mkdtemp(prefix="kill-"))
+    env = {**nbgrader_environment(), "TMPDIR": str(scratch)}
+    run = subprocess.Popen(command, cwd=class_run.course.root, env=env, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    kernel = None
+    while kernel is None and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.2)
+        if _recorded(db):
+            kernel = next((p for p in _descendants(run.pid) if "ipykernel" in _cmdline(p)), None)
+    assert kernel is not None, "the run never got to b's kernel"
+    doomed = _descendants(run.pid)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in doomed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in doomed if _alive(p)], "workers and kernels die with the run"
+    shutil.rmtree(scratch, ignore_errors=True)
+    assert list(records(db)) == ["a"], "b was being graded: not saved, not half-saved"
+
+    rerun = subprocess.run(
+        command, cwd=class_run.course.root, env=nbgrader_environment(), capture_output=True, text=True
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "2 to grade, 1 already graded" in rerun.stderr
+    assert submissions_in(db) == ["a", "b", "c"]
+    assert {s: status for s, (status, _) in records(db).items()} == {
+        "a": "missing",
+        "b": "graded",
+        "c": "graded",
+    }
+    assert grades(db, "b") == grades(db, "c") == grades(class_run.db, "perfect")
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("SELECT count(*) FROM grade").fetchone() == (3 * 9,)
+
+
+def _recorded(db: Path) -> dict:
+    """The kit's records so far, or {} while the gradebook is not there yet."""
+    try:
+        return records(db)
+    except sqlite3.Error:
+        return {}
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
+    except OSError:
+        return ""
+
+
+@pytest.mark.slow
+def test_a_rerun_grades_only_what_changed_and_force_regrades(class_run, tmp_path):
+    again = kit(
+        class_run.course.root, ASSIGNMENT, "autograde/submitted", "--csv", str(tmp_path / "again.csv")
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"0 to grade, {len(class_run.names)} already graded" in again.stderr
+    assert (tmp_path / "again.csv").read_text() == (class_run.course.root / "grades.csv").read_text()
+
+    (class_run.course.submitted / "wrong_name" / ASSIGNMENT / "notes.txt").write_text("resubmitted\n")
+    changed = kit(class_run.course.root, ASSIGNMENT, "autograde/submitted")
+    assert changed.returncode == 0, changed.stderr
+    assert f"1 to grade, {len(class_run.names) - 1} already graded" in changed.stderr
+
+    folder = copy_students(class_run, CHEAP, tmp_path / "submitted")
+    forced = kit(class_run.course.root, ASSIGNMENT, str(folder), "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "2 to grade, 0 already graded" in forced.stderr
+    assert submissions_in(class_run.db) == sorted(class_run.names), "regrading adds no submission"
+    with sqlite3.connect(class_run.db) as connection:
+        assert connection.execute("SELECT count(*) FROM grade").fetchone() == (9 * len(class_run.names),)
+
+
+@pytest.mark.slow
+def test_without_a_sandbox_it_refuses_unless_unsafe(class_run, tmp_path):
+    """Also the notebook's wall clock: a sleeper slower than --timeout is stopped, and scores 0."""
+    env = {"CNNLAB_GRADE_BWRAP": str(tmp_path / "no-bwrap")}
+    course = class_run.course
+    folder = tmp_path / "submitted"
+    shutil.copytree(course.submitted / "missing_notebook", folder / "absent")
+    subs.build_sleeper(course, folder / "sleeper" / ASSIGNMENT)
+    command = [sys.executable, "-m", "cnnlab.grade", ASSIGNMENT, str(folder), "--db", str(tmp_path / "u.db")]
+    run = dict(cwd=course.root, capture_output=True, text=True)
+    refused = subprocess.run(command, env={**nbgrader_environment(), **env}, **run)
+    assert refused.returncode == 1
+    assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    assert "the sandbox cannot work on this machine: bubblewrap (bwrap) is not installed" in refused.stderr
+    assert "--unsafe" in refused.stderr
+
+    unsafe = subprocess.run(
+        [*command, "--unsafe", "--timeout", "6"], env={**nbgrader_environment(), **env}, **run
+    )
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert "WARNING: NO SANDBOX (--unsafe)" in unsafe.stderr
+    assert records(tmp_path / "u.db")["absent"][0] == "missing"
+    status, reason = records(tmp_path / "u.db")["sleeper"]
+    assert status == "timeout" and "ran past its 6 s limit" in reason
+    assert {
+        cell: score
+        for cell, (score, _, _) in grades(tmp_path / "u.db", "sleeper").items()
+        if cell in subs.FULL
+    } == (subs.ZERO)
+
+
+# --- the command line, without grading ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "the following arguments are required: assignment, submitted"),
+        (
+            ["00_foundations", "x", "--workers", "0"],
+            "argument --workers: expected a whole number ≥ 1, got '0'",
+        ),
+        (
+            ["00_foundations", "x", "--shard", "4/3"],
+            "--shard expects I/N with 1 ≤ I ≤ N, such as 2/8; got '4/3'",
+        ),
+        (["00_foundations", "x", "--timeout", "-1"], "argument --timeout: expected a number of seconds > 0"),
+        (["merge", "a.db"], "the following arguments are required: --db"),
+    ],
+)
+def test_a_bad_command_line_fails_in_one_line(capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("cnnlab.grade: ")
+
+
+def test_outside_a_course_it_says_where_to_run(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["00_foundations", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected nbgrader_config.py in" in err
+
+
+def test_merge_refuses_a_missing_gradebook(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["merge", str(tmp_path / "nope.db"), "--db", str(tmp_path / "all.db")]) == 1
+    assert "expected a gradebook at" in capsys.readouterr().err
+
+
+def test_shards_split_a_class_in_stable_disjoint_parts():
+    students = [f"student{i:03d}" for i in range(300)]
+    parts = [[s for s in students if Shard(i, 4).holds(s)] for i in (1, 2, 3, 4)]
+    assert sorted(sum(parts, [])) == students
+    assert all(40 < len(part) < 110 for part in parts)
+    assert [s for s in students[:150] if Shard(2, 4).holds(s)] == [s for s in parts[1] if s < "student150"]
+
+
+def test_the_guard_rebinds_what_the_notebooks_import():
+    from cnnlab.grade import guard
+
+    bindings = guard.bindings_of(sorted((SOLUTIONS / ASSIGNMENT).glob("*.ipynb")))
+    assert ("checks", "cnnlab.checks", None) in bindings
+    assert ("summarize", "cnnlab.summary", "summarize") in bindings
+    assert guard.checks_name(bindings) == "checks"
+    compile(guard.restore_expression(guard.trusted_sources(), bindings), "<restore>", "eval")
+    compile(guard.snapshot_expression(), "<snapshot>", "eval")
+
+
+def test_the_sandbox_finds_the_course_data_where_the_toolkit_does(monkeypatch, tmp_path):
+    from cnnlab.data.course import data_root
+    from cnnlab.grade.sandbox import course_data_root
+
+    assert course_data_root() == data_root()
+    monkeypatch.setenv("CNNLAB_DATA", str(tmp_path))
+    assert course_data_root() == data_root() == tmp_path
