@@ -2,6 +2,8 @@
 
 from torch import nn
 
+from .errors import ConfigError
+
 __all__ = ["he_init"]
 
 
@@ -14,8 +16,6 @@ def he_init(model: nn.Module) -> nn.Module:
     sqrt(2 / fan_in), which keeps the signal's variance through ReLUs.
     """
     if not isinstance(model, nn.Module):
-        from .errors import ConfigError
-
         raise ConfigError(f"he_init() takes an nn.Module (a network); got {type(model).__name__}")
     for module in model.modules():
         if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
