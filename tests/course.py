@@ -101,15 +101,20 @@ c.CourseDirectory.db_url = "sqlite:///{self.root / "gradebook.db"}"
 
     def grades(self, assignment: str, student: str) -> dict[str, tuple[float | None, float, bool]]:
         """{grade cell id: (score, max score, needs manual grading)}."""
-        from nbgrader.api import Gradebook
+        return gradebook_grades(self.root / "gradebook.db", assignment, student)
 
-        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gradebook:
-            submission = gradebook.find_submission(assignment, student)
-            return {
-                grade.name: (grade.score, grade.max_score, grade.needs_manual_grade)
-                for notebook in submission.notebooks
-                for grade in notebook.grades
-            }
+
+def gradebook_grades(db: Path, assignment: str, student: str) -> dict[str, tuple[float | None, float, bool]]:
+    """{grade cell id: (score, max score, needs manual grading)} of one submission, as a SQLite gradebook holds them."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{db}") as gradebook:
+        submission = gradebook.find_submission(assignment, student)
+        return {
+            grade.name: (grade.score, grade.max_score, grade.needs_manual_grade)
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+        }
 
 
 def perfect_submission(release_nb: Path, source_nb: Path) -> nbformat.NotebookNode:

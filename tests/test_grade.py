@@ -30,7 +30,7 @@ from pathlib import Path
 
 import grading_submissions as subs
 import pytest
-from course import ROOT, SOLUTIONS, Course, nbgrader_environment
+from course import ROOT, SOLUTIONS, Course, gradebook_grades, nbgrader_environment
 
 from cnnlab.grade.__main__ import main
 from cnnlab.grade.errors import GraderError
@@ -82,15 +82,7 @@ def new_course(root: Path) -> Course:
 
 def grades(db: Path, student: str) -> dict[str, tuple[float, float, bool]]:
     """{cell: (score, max score, needs manual grading)} as nbgrader holds them."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{db}") as gradebook:
-        submission = gradebook.find_submission(ASSIGNMENT, student)
-        return {
-            g.name: (g.score, g.max_score, g.needs_manual_grade)
-            for nb in submission.notebooks
-            for g in nb.grades
-        }
+    return gradebook_grades(db, ASSIGNMENT, student)
 
 
 def records(db: Path) -> dict[str, tuple[str, str]]:
