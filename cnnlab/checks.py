@@ -29,6 +29,7 @@ __all__ = [
     "check_learns",
     "check_raises",
     "check_own_work",
+    "check_layer",
 ]
 
 # Layers that keep their input's shape: skipped when a reference table is matched by position.
@@ -279,3 +280,27 @@ def check_own_work(function, toolkit_module: types.ModuleType, what: str | None 
             "yourself. Hint: use only plain Python arithmetic here; the toolkit comes afterwards."
         )
     _passed(f"{what} is your own work (it does not call {module_name})")
+
+
+def check_layer(layer, input_shape, expected_shape, what: str, *, params=None, hint=None) -> torch.Tensor:
+    """TEMPORARY stand-in for main's check_layer (same signature): take main's at merge.
+
+    Feeds ``layer`` a fresh ``torch.randn(2, *input_shape)``; checks the output shape and, if given, the
+    parameter count.
+    """
+    try:
+        output = layer(torch.randn(2, *input_shape))
+    except Exception as error:  # noqa: BLE001 - a course sentence instead of torch's text
+        text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise CheckFailed(
+            f"{what} cannot run on a {fmt.shape(input_shape)} input: {text}." + (f" Hint: {hint}" if hint else "")
+        ) from None
+    got = _as_shape(output)
+    if got != (2, *expected_shape):
+        raise _fail(f"{what} output shape", fmt.shape(expected_shape), fmt.shape(got[1:]) if got else "?", hint)
+    if params is not None:
+        count = _param_count(layer)
+        if count != params:
+            raise _fail(f"{what} parameters", f"{params:,}", f"{count:,} ({fmt.signed_count(count - params)})", hint)
+    _passed(f"{what}: {fmt.shape(expected_shape)}" + (f", {params:,} parameters" if params is not None else ""))
+    return output

@@ -68,6 +68,7 @@ def fit(
     label_smoothing: float = 0.0,
     progress: bool = True,
     verbose: bool = True,
+    name: str | None = None,
 ) -> History:
     """Trains ``model`` on ``data`` and returns its History; the model ends on ``device``, in eval mode.
 
@@ -84,6 +85,7 @@ def fit(
     """
     started = time.perf_counter()
     model_name = _check_model(model)
+    model_name = name or model_name  # TEMPORARY stand-in for main's fit(..., name=...): take main's at merge
     _check_data(data)
     device = _resolve_device(device)
     budget_name, plan = resolve_budget(budget, device.type)
