@@ -9,6 +9,8 @@ an entry (Apple's ``mps``, say) uses the ``"cpu"`` one.
             40 s (AlexNet-mini) and a few minutes (ZFNet-mini) on a 2-core CPU; 12-14 s on an H100
             with seven runs sharing it.
     long    ResNet minis: meant for a GPU; slow on a CPU (a guess, to be tuned with its notebook).
+    resnet  notebook 06: ResNet-mini against LeNet-5, both with this budget, one after the other (fewer
+            epochs than "short", because ResNet-mini's step costs a few of LeNet-5's).
 
 To add a budget for a later notebook, add a row to ``BUDGETS``; a notebook that needs a one-off
 budget can pass ``fit(model, data, budget=Budget(epochs=3, batch_size=64, lr=0.02))``.
@@ -66,6 +68,11 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "long": {
         "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
         "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
+    },
+    # Notebook 06's graded run trains ResNet-mini and then LeNet-5 with it: both must fit the run's time limit.
+    "resnet": {
+        "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
     },
 }
 
