@@ -1,5 +1,6 @@
 """Latency of one explorer update, against doing the same with a real forward pass: VGG-16 at 224×224, and
-notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227.
+notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227, and notebook 06's
+ResNet explorer (from ResNet-50, over the reference blocks and builder) at 224×224.
 
     .venv/bin/python bench/widget_latency.py [--updates 100] [--forward-reps 5]
 
@@ -27,6 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from course import explorer_cell, solution_code  # noqa: E402  (reads the notebook's own cells)
 
 ZFNET_NOTEBOOK = "03_zfnet/zfnet.ipynb"
+RESNET_NOTEBOOK = "06_resnet/resnet.ipynb"
+# Notebook 06's moves from ResNet-50: ResNet-34, ResNet-101, a narrower ResNet-50, and back.
+RESNET_STEPS = [
+    dict(block="basic"),
+    dict(block="bottleneck", stage3=23),
+    dict(stage3=6, width=32),
+    dict(width=64),
+]
 # Notebook 03's steps from AlexNet to ZFNet, and back: every update changes the table.
 ZFNET_STEPS = [
     dict(conv1_kernel=7, conv1_stride=2),
@@ -142,12 +151,19 @@ def main() -> None:
         227,
         args,
     )
-    worst = max(p95, zf_p95)
+    resnet_cells = ("basic_block", "bottleneck_block", "resnet_builder", "explorer_build")
+    resnets = solution_code(RESNET_NOTEBOOK, *resnet_cells)
+    resnet_explorer = eval(explorer_cell(RESNET_NOTEBOOK), dict(resnets))
+    rn_p50, rn_p95, rn_forward_ms = measure(
+        "ResNet-50 (notebook 06)", resnet_explorer, RESNET_STEPS, lambda: resnets["resnet"](50), 224, args
+    )
+    worst = max(p95, zf_p95, rn_p95)
     print(f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'}")
     print(
         f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
         f"zfnet_p50_ms={zf_p50:.1f} zfnet_p95_ms={zf_p95:.1f} zfnet_forward_ms={zf_forward_ms:.1f} "
-        f"zfnet_ratio={zf_forward_ms / zf_p95:.1f}"
+        f"zfnet_ratio={zf_forward_ms / zf_p95:.1f} resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
+        f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f}"
     )
 
 
