@@ -202,14 +202,24 @@ def fit_quietly(model, data, **options):
 
 
 def test_a_model_for_one_channel_images(data):
-    with pytest.raises(ConfigError, match="could not take a batch of 3×16×16 images: .*channels"):
+    with pytest.raises(ConfigError) as error:
         fit_quietly(tiny_net(in_channels=1), data)
+    message = str(error.value)
+    assert message.startswith("the model could not take a batch of 3×16×16 images: layer '0' (Conv2d 1→8")
+    assert (
+        "takes 1 input channel, but its input has 3 (3×16×16)" in message and "Hint: in_channels" in message
+    )
 
 
 def test_a_model_for_larger_images(data):
     made_for_larger_images = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 30 * 30, 4))
-    with pytest.raises(ConfigError, match="could not take a batch of 3×16×16 images: .*shapes"):
+    with pytest.raises(ConfigError) as error:
         fit_quietly(made_for_larger_images, data)
+    assert str(error.value) == (
+        "the model could not take a batch of 3×16×16 images: layer '2' (Linear 3600→4) takes 3,600 input "
+        "features, but its input has 784 (4×14×14). Hint: in_features must equal channels × height × width "
+        "of what comes in."
+    )  # PyTorch's own words ("mat1 and mat2 shapes cannot be multiplied") are left out
 
 
 def test_a_bug_in_forward_keeps_its_traceback(data):
@@ -303,6 +313,28 @@ def test_verbose_prints_a_header_and_a_summary(data, capsys):
     assert err == ""  # progress=False: no bar
 
 
+def test_a_named_run_shows_its_name_everywhere(data, capsys):
+    history = trained(data, budget=ONE_EPOCH, verbose=True, progress=True, name="Quadrant-mini")
+    out, err = capsys.readouterr()
+    assert out.startswith("Training Quadrant-mini (Sequential, ")  # the name, then the model's class
+    assert "Quadrant-mini: 100%" in err  # the progress bar
+    assert (history.name, history.run_name, history.model_name) == (
+        "Quadrant-mini",
+        "Quadrant-mini",
+        "Sequential",
+    )
+    assert history.summary().startswith("Quadrant-mini on cpu")
+    assert history.plot()._suptitle.get_text().startswith("Quadrant-mini on cpu")
+    assert History(**history.to_dict()) == history
+
+
+def test_an_unnamed_run_is_named_for_its_model_class(history, data):
+    assert (history.name, history.run_name) == ("Sequential", "Sequential")
+    assert history.plot()._suptitle.get_text().startswith("Sequential on cpu")
+    with pytest.raises(ConfigError, match="name should be a short text"):
+        fit_quietly(tiny_net(), data, name="  ")
+
+
 def test_progress_draws_a_bar_and_quiet_prints_nothing(data, capsys):
     trained(data, budget=ONE_EPOCH, progress=True)
     assert "10/10" in capsys.readouterr().err
@@ -328,6 +360,38 @@ def test_history_plot_has_loss_and_accuracy_axes(history):
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     assert [ax.get_title() for ax in figure.axes] == ["Loss", "Accuracy"]
     assert all(len(ax.get_lines()) == 2 for ax in figure.axes)
+
+
+PLOT_CELLS = {
+    "history.plot();": 1,  # the locked training cells end so
+    "history.plot()": 1,
+    "figure = history.plot()": 1,
+    "figure = history.plot()\nfigure": 1,  # the cell's value adds nothing to what the call showed
+    "figure": 1,  # shown again in a later cell
+    "import matplotlib.pyplot as plt\nhistory.plot();\nplt.show()": 1,  # pyplot has nothing left open
+    "history.plot();\nhistory.plot();": 2,
+}
+
+
+def test_history_plot_shows_exactly_one_figure_in_an_executed_notebook():
+    """Item 8 of issue 9: the curves show in a notebook, once, however the training cell ends."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    setup = (
+        "from cnnlab.history import History\n"
+        "history = History(model_name='Net', device='cpu: 1 thread', budget_name='short', epochs=2,"
+        " batch_size=8, seed=0, train_loss=[2.0, 1.5], train_acc=[0.2, 0.4], test_loss=[1.9, 1.6],"
+        " test_acc=[0.3, 0.45], seconds=[1.0, 2.0])"
+    )
+    cells = [setup, *PLOT_CELLS]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    for cell, expected in zip(notebook.cells[1:], PLOT_CELLS.values()):
+        images = [output for output in cell.outputs if "image/png" in output.get("data", {})]
+        assert len(images) == expected, (cell.source, cell.outputs)
+        texts = [output for output in cell.outputs if output.get("output_type") == "execute_result"]
+        assert not texts, (cell.source, texts)  # no "<Figure size ...>" line either
 
 
 def test_history_html_and_dict(history):
