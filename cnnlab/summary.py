@@ -389,7 +389,7 @@ def _window_overflow(module: nn.Module, spatial: Sequence[int]) -> str | None:
 
 
 def _possessive(subject: str, rest: str) -> str:
-    """"C5's 7×7 kernel ...", or "layer '6' (Conv2d ...): its 7×7 kernel ..." after a parenthesis."""
+    """'C5's 7×7 kernel ...', or after a parenthesis 'layer '6' (Conv2d ...): its 7×7 kernel ...'."""
     return f"{subject}: its {rest}" if subject.endswith(")") else f"{subject}'s {rest}"
 
 

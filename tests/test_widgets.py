@@ -86,7 +86,10 @@ def test_changing_only_the_second_layer_highlights_what_changed(explorer):
 @pytest.mark.parametrize(
     "change, words",
     [
-        ({"stride": 20}, ["layer '3'", "3×3 kernel is larger than its 1×1 input"]),  # too small for conv2's 3×3
+        (
+            {"stride": 20},
+            ["layer '3'", "3×3 kernel is larger than its 1×1 input"],
+        ),  # too small for conv2's 3×3
         ({"kernel": 11, "stride": 10}, ["layer '3'"]),
     ],
 )
@@ -109,7 +112,9 @@ def test_a_kernel_larger_than_its_input(explorer):
     explorer.set(kernel=11)
     explore_big = explore(net, input_shape=(3, 8, 8), kernel=(1, 11))
     explore_big.controls["kernel"].value = 9
-    assert explore_big.message.startswith("layer '0' (Conv2d 3→8, 9×9 /1 p0): its 9×9 kernel is larger than its 8×8")
+    assert explore_big.message.startswith(
+        "layer '0' (Conv2d 3→8, 9×9 /1 p0): its 9×9 kernel is larger than its 8×8"
+    )
     explore_big.controls["kernel"].value = 3  # back: works again
     assert explore_big.message == "" and explore_big.summary is not None
 
