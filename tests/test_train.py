@@ -362,36 +362,46 @@ def test_history_plot_has_loss_and_accuracy_axes(history):
     assert all(len(ax.get_lines()) == 2 for ax in figure.axes)
 
 
-PLOT_CELLS = {
-    "history.plot();": 1,  # the locked training cells end so
+FIGURE_SETUP = """
+import torch
+from torch import nn
+from cnnlab.data import ImageData, show_examples
+from cnnlab.filters import show_filters
+from cnnlab.history import History
+history = History(model_name="Net", device="cpu: 1 thread", budget_name="short", epochs=2, batch_size=8, seed=0,
+                  train_loss=[2.0, 1.5], train_acc=[0.2, 0.4], test_loss=[1.9, 1.6], test_acc=[0.3, 0.45])
+images, labels = torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 0, 1])
+data = ImageData("tiny", ("a", "b"), images, labels, images, labels, mean=(0.5,) * 3, std=(0.2,) * 3)
+"""
+# cell -> how many images it must show
+FIGURE_CELLS = {
+    "history.plot();": 1,  # issue 9 item 8: the locked training cells end so, and showed nothing
     "history.plot()": 1,
     "figure = history.plot()": 1,
     "figure = history.plot()\nfigure": 1,  # the cell's value adds nothing to what the call showed
     "figure": 1,  # shown again in a later cell
     "import matplotlib.pyplot as plt\nhistory.plot();\nplt.show()": 1,  # pyplot has nothing left open
     "history.plot();\nhistory.plot();": 2,
+    "show_examples(data)": 1,  # issue 9 item 9: it showed its grid twice
+    "show_examples(data);": 1,
+    "show_filters(nn.Conv2d(3, 4, 3))": 1,
+    "show_filters(nn.Conv2d(3, 4, 3));": 1,
 }
 
 
-def test_history_plot_shows_exactly_one_figure_in_an_executed_notebook():
-    """Item 8 of issue 9: the curves show in a notebook, once, however the training cell ends."""
+def test_figures_show_exactly_once_in_an_executed_notebook():
+    """The curves, the examples and the filters show once in a notebook, however the cell ends."""
     import nbformat
     from nbclient import NotebookClient
 
-    setup = (
-        "from cnnlab.history import History\n"
-        "history = History(model_name='Net', device='cpu: 1 thread', budget_name='short', epochs=2,"
-        " batch_size=8, seed=0, train_loss=[2.0, 1.5], train_acc=[0.2, 0.4], test_loss=[1.9, 1.6],"
-        " test_acc=[0.3, 0.45], seconds=[1.0, 2.0])"
-    )
-    cells = [setup, *PLOT_CELLS]
+    cells = [FIGURE_SETUP, *FIGURE_CELLS]
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
     NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
-    for cell, expected in zip(notebook.cells[1:], PLOT_CELLS.values()):
+    for cell, expected in zip(notebook.cells[1:], FIGURE_CELLS.values()):
         images = [output for output in cell.outputs if "image/png" in output.get("data", {})]
         assert len(images) == expected, (cell.source, cell.outputs)
-        texts = [output for output in cell.outputs if output.get("output_type") == "execute_result"]
-        assert not texts, (cell.source, texts)  # no "<Figure size ...>" line either
+        results = [output for output in cell.outputs if output.get("output_type") == "execute_result"]
+        assert not results, (cell.source, results)  # no "<Figure size ...>" line either
 
 
 def test_history_html_and_dict(history):

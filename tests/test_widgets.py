@@ -185,6 +185,51 @@ def test_a_builder_that_raises_gives_a_sentence():
     assert "returned NoneType, not an nn.Module" in explorer.message
 
 
+def grouped_net(groups=1):
+    c1 = nn.Conv2d(3, 6, 5)
+    c3 = nn.Conv2d(6, 16, 5, groups=groups)  # 6 channels cannot be split into 4 groups
+    return nn.Sequential(c1, nn.MaxPool2d(2), c3)
+
+
+def test_a_builder_that_breaks_inside_torch_shows_its_own_line_of_code():
+    """Every refusal names its layer (issue 9, item 7): here through the line that builds it."""
+    explorer = explore(grouped_net, input_shape=SHAPE, groups=(1, 4))
+    explorer.set(groups=4)
+    assert explorer.message == (
+        "grouped_net(groups=4) raised ValueError at `c3 = nn.Conv2d(6, 16, 5, groups=groups)  "
+        "# 6 channels cannot be split into 4 groups`: in_channels must be divisible by groups"
+    )
+
+
+@pytest.mark.parametrize(
+    "builder_error, expected",
+    [
+        (ConfigError("C3: kernel 7 is larger than the input 5: the output would be empty"), "C3: kernel 7"),
+    ],
+)
+def test_a_builders_own_refusal_is_shown_as_it_is(builder_error, expected):
+    def lenet(kernel_size=5):
+        if kernel_size == 7:
+            raise builder_error
+        return net(kernel=kernel_size)
+
+    explorer = explore(lenet, input_shape=SHAPE, kernel_size=(3, 7))
+    explorer.set(kernel_size=7)
+    assert explorer.message.startswith(expected)
+
+
+def test_a_forward_that_fails_in_the_explorer_names_the_module_in_a_sentence():
+    def too_narrow(width=8):
+        return nn.Sequential(nn.Conv2d(3, width, 3), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
+
+    explorer = explore(too_narrow, input_shape=SHAPE, width=[8, 16])
+    explorer.set(width=16)
+    assert explorer.message == (
+        "layer '2' (Linear 7200→10) takes 7,200 input features, but its input has 14,400 (16×30×30). "
+        "Hint: in_features must equal channels × height × width of what comes in."
+    )
+
+
 @pytest.mark.parametrize(
     "kwargs, words",
     [
