@@ -36,7 +36,7 @@ from .errors import ConfigError
 from .history import History
 from .summary import ForwardTrace
 
-__all__ = ["BUDGETS", "Budget", "History", "evaluate", "fit", "seed_everything"]
+__all__ = ["BUDGETS", "Budget", "History", "cpu_threads", "evaluate", "fit", "seed_everything"]
 
 EVAL_BATCH_SIZE = 1000
 AUGMENT_PADDING = 4
@@ -436,8 +436,9 @@ def _device_of(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else _resolve_device(None)
 
 
-def _cpu_threads() -> int:
-    """Every core this process may use; ``CNNLAB_THREADS=1`` says otherwise.
+def cpu_threads() -> int:
+    """The threads ``fit`` trains with on a CPU: every core this process may use; ``CNNLAB_THREADS=1`` says
+    otherwise. ``setup_notebook`` applies and prints the same number.
 
     On a machine shared with other busy processes, OpenMP threads that wait for each other can
     make a step many times slower than one thread would (200 vs 7,000 img/s seen on 2 cores).
@@ -454,7 +455,7 @@ def _cpu_threads() -> int:
 
 def _configure_backends(device: torch.device) -> None:
     if device.type == "cpu":
-        torch.set_num_threads(_cpu_threads())
+        torch.set_num_threads(cpu_threads())
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the shapes stay fixed, so the fastest kernels pay off
 

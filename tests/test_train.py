@@ -435,3 +435,17 @@ def test_device_copies_are_made_once(data):
     assert train._on_device(data, torch.device("meta")) is first
     assert first["train"][0].device.type == "meta"
     assert train._on_device(data, torch.device("cpu"))["train"][0] is data.x_train  # no copy on the CPU
+
+
+def test_setup_notebook_prints_the_threads_that_fit_trains_with(data, monkeypatch, capsys):
+    """Issue 9 item 10: it printed "cpu: 2 threads" while fit trained on 1."""
+    from cnnlab.notebook import setup_notebook
+
+    monkeypatch.setenv("CNNLAB_DEVICE", "cpu")
+    for forced, expected in (("1", "cpu: 1 thread"), ("2", "cpu: 2 threads")):
+        monkeypatch.setenv("CNNLAB_THREADS", forced)
+        torch.set_num_threads(3 - int(forced))  # what torch had before: something else
+        setup_notebook(seed=0)
+        assert capsys.readouterr().out.splitlines()[-1] == f"device: {expected}"
+        history = fit_quietly(tiny_net(), data, budget=Budget(epochs=1, batch_size=500, lr=0.05))
+        assert history.device == expected
