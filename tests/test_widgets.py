@@ -86,7 +86,10 @@ def test_changing_only_the_second_layer_highlights_what_changed(explorer):
 @pytest.mark.parametrize(
     "change, words",
     [
-        ({"stride": 20}, ["layer '3'", "8×1×1"]),  # the map shrinks to 1×1, too small for conv2's 3×3
+        (
+            {"stride": 20},
+            ["layer '3'", "3×3 kernel is larger than its 1×1 input"],
+        ),  # too small for conv2's 3×3
         ({"kernel": 11, "stride": 10}, ["layer '3'"]),
     ],
 )
@@ -109,7 +112,9 @@ def test_a_kernel_larger_than_its_input(explorer):
     explorer.set(kernel=11)
     explore_big = explore(net, input_shape=(3, 8, 8), kernel=(1, 11))
     explore_big.controls["kernel"].value = 9
-    assert "layer '0'" in explore_big.message and "Kernel size" in explore_big.message
+    assert explore_big.message.startswith(
+        "layer '0' (Conv2d 3→8, 9×9 /1 p0): its 9×9 kernel is larger than its 8×8"
+    )
     explore_big.controls["kernel"].value = 3  # back: works again
     assert explore_big.message == "" and explore_big.summary is not None
 
@@ -178,6 +183,51 @@ def test_a_builder_that_raises_gives_a_sentence():
     explorer = explore(lambda kernel=3: None if kernel > 3 else net(), input_shape=SHAPE, kernel=(1, 7))
     explorer.set(kernel=5)
     assert "returned NoneType, not an nn.Module" in explorer.message
+
+
+def grouped_net(groups=1):
+    c1 = nn.Conv2d(3, 6, 5)
+    c3 = nn.Conv2d(6, 16, 5, groups=groups)  # 6 channels cannot be split into 4 groups
+    return nn.Sequential(c1, nn.MaxPool2d(2), c3)
+
+
+def test_a_builder_that_breaks_inside_torch_shows_its_own_line_of_code():
+    """Every refusal names its layer (issue 9, item 7): here through the line that builds it."""
+    explorer = explore(grouped_net, input_shape=SHAPE, groups=(1, 4))
+    explorer.set(groups=4)
+    assert explorer.message == (
+        "grouped_net(groups=4) raised ValueError at `c3 = nn.Conv2d(6, 16, 5, groups=groups)  "
+        "# 6 channels cannot be split into 4 groups`: in_channels must be divisible by groups"
+    )
+
+
+@pytest.mark.parametrize(
+    "builder_error, expected",
+    [
+        (ConfigError("C3: kernel 7 is larger than the input 5: the output would be empty"), "C3: kernel 7"),
+    ],
+)
+def test_a_builders_own_refusal_is_shown_as_it_is(builder_error, expected):
+    def lenet(kernel_size=5):
+        if kernel_size == 7:
+            raise builder_error
+        return net(kernel=kernel_size)
+
+    explorer = explore(lenet, input_shape=SHAPE, kernel_size=(3, 7))
+    explorer.set(kernel_size=7)
+    assert explorer.message.startswith(expected)
+
+
+def test_a_forward_that_fails_in_the_explorer_names_the_module_in_a_sentence():
+    def too_narrow(width=8):
+        return nn.Sequential(nn.Conv2d(3, width, 3), nn.Flatten(), nn.Linear(8 * 30 * 30, 10))
+
+    explorer = explore(too_narrow, input_shape=SHAPE, width=[8, 16])
+    explorer.set(width=16)
+    assert explorer.message == (
+        "layer '2' (Linear 7200→10) takes 7,200 input features, but its input has 14,400 (16×30×30). "
+        "Hint: in_features must equal channels × height × width of what comes in."
+    )
 
 
 @pytest.mark.parametrize(
