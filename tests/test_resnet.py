@@ -101,7 +101,7 @@ MISTAKES = {
         "basic_block",
         [("            if stride != 1 or in_channels != out_channels:", "            if False:")],
         {"basic_block_check", "resnet_basic_check"},
-        "BasicBlock(64, 128, stride=2) cannot run",
+        "BasicBlock(64, 128, stride=2) failed",
     ),
     "basic block: stride on the second conv": (
         "basic_block",
@@ -140,7 +140,7 @@ MISTAKES = {
         "bottleneck_block",
         [("            if stride != 1 or in_channels != out_channels:", "            if False:")],
         {"bottleneck_check", "resnet_bottleneck_check"},
-        "Bottleneck(64, 64) cannot run",
+        "Bottleneck(64, 64) failed",
     ),
     "bottleneck: stride on the first 1×1 conv (the paper's v1)": (
         "bottleneck_block",
