@@ -339,3 +339,6 @@ def test_the_student_readme_quotes_what_the_checks_print(capsys):
     assert f"`{ConfigError.title}: ...`" in readme
     for words in ("Shift+Enter", "Validate", ".ipynb", "GPU", "2 minutes", "1 minute"):
         assert words in readme
+    from cnnlab.kernel_env import KERNEL_DISPLAY_NAME
+
+    assert f"**{KERNEL_DISPLAY_NAME}**" in readme  # the kernel the student setup.sh installs
