@@ -55,38 +55,30 @@ class CopyNotebooks:
             shutil.copy(notebook, target)
 
 
+def build_wheel(into: Path) -> Path:
+    """The whole toolkit's wheel (the grading kit included), built from pyproject.toml into ``into``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        # Built from a copy, so that setuptools' build/ and egg-info never land in the checkout
+        source = Path(scratch) / "source"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+        build = subprocess.run([*command, "-w", str(into), str(source)], capture_output=True, text=True)
+        if build.returncode != 0:
+            raise SystemExit(f"bundle.py: building the cnnlab wheel failed:\n{build.stderr}")
+    return next(Path(into).glob("cnnlab-*.whl"))
+
+
 class BuildStudentWheel:
-    """The toolkit's wheel from pyproject.toml, rewritten without the instructor-only packages."""
+    """The toolkit's wheel, rewritten without the instructor-only packages."""
 
     def __call__(self, bundle: Path) -> None:
         wheels = bundle / "wheels"
         wheels.mkdir()
         with tempfile.TemporaryDirectory() as scratch:
-            # Built from a copy, so that setuptools' build/ and egg-info never land in the checkout
-            source = Path(scratch) / "source"
-            source.mkdir()
-            for name in ("pyproject.toml", "README.md"):
-                shutil.copy(ROOT / name, source / name)
-            shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
-            build = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "wheel",
-                    "--quiet",
-                    "--no-deps",
-                    "--no-build-isolation",
-                    "-w",
-                    scratch,
-                    str(source),
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if build.returncode != 0:
-                raise SystemExit(f"bundle.py: building the cnnlab wheel failed:\n{build.stderr}")
-            (wheel,) = Path(scratch).glob("cnnlab-*.whl")
+            wheel = build_wheel(Path(scratch))
             self.strip(wheel, wheels / wheel.name)
 
     @staticmethod
@@ -125,7 +117,7 @@ class WriteSetup:
             "# The course's environment for conda; ./setup.sh does the same with a venv.",
             "#   conda env create -f environment.yml && conda activate cnn-architectures",
             "#   export CNNLAB_DATA=$PWD/data && python -m cnnlab.data build",
-            "#   python -m cnnlab.kernel_env install --sys-prefix --env CNNLAB_DATA $PWD/data",
+            "#   python -m cnnlab.kernel_env install --env CNNLAB_DATA $PWD/data",
             f"name: {NAME}",
             "channels:",
             "  - conda-forge",
