@@ -13,6 +13,7 @@ starts it with this environment:
 - the tests and bench/ scripts: they start kernels with ``kernel_environment()`` and ``kernel_name()``.
 
     python -m cnnlab.kernel_env install    # (re)installs the kernel spec into this Python's prefix
+    python -m cnnlab.kernel_env install --env CNNLAB_DATA /path/data   # with more variables (the student bundle)
     python -m cnnlab.kernel_env            # prints the environment, one NAME=value a line
 """
 
@@ -47,22 +48,23 @@ def kernel_name() -> str:
     return KERNEL_NAME if kernel_spec_installed() else FALLBACK_KERNEL_NAME
 
 
-def install_kernel_spec(prefix: str | None = None) -> str:
-    """Installs (or replaces) the course's kernel spec under ``prefix`` (default: this Python's, the venv).
-    Returns the folder that holds its kernel.json."""
+def install_kernel_spec(prefix: str | None = None, extra_env: dict[str, str] | None = None) -> str:
+    """Installs (or replaces) the course's kernel spec under ``prefix`` (default: this Python's, the venv),
+    with ``extra_env`` beside KERNEL_ENV (the student bundle adds CNNLAB_DATA). Returns the folder that holds
+    its kernel.json."""
     from ipykernel.kernelspec import install
 
     return install(
         kernel_name=KERNEL_NAME,
         display_name=KERNEL_DISPLAY_NAME,
         prefix=sys.prefix if prefix is None else prefix,
-        env=dict(KERNEL_ENV),
+        env={**KERNEL_ENV, **(extra_env or {})},
     )
 
 
 def main(argv: list[str]) -> int:
-    if argv == ["install"]:
-        folder = install_kernel_spec()
+    if argv[:1] == ["install"] and len(argv) % 3 == 1 and all(flag == "--env" for flag in argv[1::3]):
+        folder = install_kernel_spec(extra_env=dict(zip(argv[2::3], argv[3::3])))
         print(f"installed the kernel spec {KERNEL_NAME!r} ({KERNEL_DISPLAY_NAME}) in {folder}")
         return 0
     if not argv:
@@ -70,7 +72,7 @@ def main(argv: list[str]) -> int:
             print(f"{name}={value}")
         return 0
     print(
-        f"python -m cnnlab.kernel_env: expected no argument or 'install'; got {' '.join(argv)!r}",
+        f"python -m cnnlab.kernel_env: expected no argument, or 'install' [--env NAME VALUE]...; got {' '.join(argv)!r}",
         file=sys.stderr,
     )
     return 2
