@@ -322,3 +322,23 @@ def test_no_check_ever_says_expected_true_got_false():
         with pytest.raises(CheckFailed) as error:
             attempt()
         assert "expected True" not in str(error.value) and "got False" not in str(error.value)
+
+
+def test_the_student_readme_quotes_what_the_checks_print(capsys):
+    """lectures/README.md (issue 9, item 17) shows a ✓ line and a failure exactly as the toolkit writes them."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "lectures" / "README.md").read_text()
+    checks.check_layer(nn.Conv2d(1, 6, 5), (1, 32, 32), (6, 28, 28), "C1", params=156)
+    tick = capsys.readouterr().out.strip()
+    assert f"`{tick}`" in readme
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer(nn.Conv2d(1, 6, 7), (1, 32, 32), (6, 28, 28), "C1")
+    shown = f"{CheckFailed.title}: {error.value}"
+    assert f"`{shown.split(' Hint: ')[0]} Hint: ...`" in readme
+    assert f"`{ConfigError.title}: ...`" in readme
+    for words in ("Shift+Enter", "Validate", ".ipynb", "GPU", "2 minutes", "1 minute"):
+        assert words in readme
+    from cnnlab.kernel_env import KERNEL_DISPLAY_NAME
+
+    assert f"**{KERNEL_DISPLAY_NAME}**" in readme  # the kernel the student setup.sh installs

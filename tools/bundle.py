@@ -10,6 +10,7 @@ What a student unpacks and runs (``./setup.sh``):
     setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
                          data/, installs the course's kernel and starts JupyterLab on notebooks/
     environment.yml      the same dependencies for conda
+    nbgrader_config.py   the per-cell time limit of nbgrader's Validate, the course's own
 
 The dataset is generated on the student's machine, as in the repository: the wheel holds its generator and the
 SHA-256 it must have. The grading kit stays out: students never run it, and it is the instructor's tool
@@ -55,38 +56,30 @@ class CopyNotebooks:
             shutil.copy(notebook, target)
 
 
+def build_wheel(into: Path) -> Path:
+    """The whole toolkit's wheel (the grading kit included), built from pyproject.toml into ``into``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        # Built from a copy, so that setuptools' build/ and egg-info never land in the checkout
+        source = Path(scratch) / "source"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+        build = subprocess.run([*command, "-w", str(into), str(source)], capture_output=True, text=True)
+        if build.returncode != 0:
+            raise SystemExit(f"bundle.py: building the cnnlab wheel failed:\n{build.stderr}")
+    return next(Path(into).glob("cnnlab-*.whl"))
+
+
 class BuildStudentWheel:
-    """The toolkit's wheel from pyproject.toml, rewritten without the instructor-only packages."""
+    """The toolkit's wheel, rewritten without the instructor-only packages."""
 
     def __call__(self, bundle: Path) -> None:
         wheels = bundle / "wheels"
         wheels.mkdir()
         with tempfile.TemporaryDirectory() as scratch:
-            # Built from a copy, so that setuptools' build/ and egg-info never land in the checkout
-            source = Path(scratch) / "source"
-            source.mkdir()
-            for name in ("pyproject.toml", "README.md"):
-                shutil.copy(ROOT / name, source / name)
-            shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
-            build = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "wheel",
-                    "--quiet",
-                    "--no-deps",
-                    "--no-build-isolation",
-                    "-w",
-                    scratch,
-                    str(source),
-                ],
-                capture_output=True,
-                text=True,
-            )
-            if build.returncode != 0:
-                raise SystemExit(f"bundle.py: building the cnnlab wheel failed:\n{build.stderr}")
-            (wheel,) = Path(scratch).glob("cnnlab-*.whl")
+            wheel = build_wheel(Path(scratch))
             self.strip(wheel, wheels / wheel.name)
 
     @staticmethod
@@ -125,7 +118,7 @@ class WriteSetup:
             "# The course's environment for conda; ./setup.sh does the same with a venv.",
             "#   conda env create -f environment.yml && conda activate cnn-architectures",
             "#   export CNNLAB_DATA=$PWD/data && python -m cnnlab.data build",
-            "#   python -m cnnlab.kernel_env install --sys-prefix --env CNNLAB_DATA $PWD/data",
+            "#   python -m cnnlab.kernel_env install --env CNNLAB_DATA $PWD/data",
             f"name: {NAME}",
             "channels:",
             "  - conda-forge",
@@ -139,6 +132,22 @@ class WriteSetup:
         (bundle / "environment.yml").write_text("\n".join(lines) + "\n")
 
 
+class WriteNbgraderConfig:
+    """nbgrader_config.py beside notebooks/, where JupyterLab starts: Validate runs every cell, and nbgrader's
+    default of 30 s a cell would fail a correct training run; the limit is the course's own (nbgrader_config.py)."""
+
+    def __call__(self, bundle: Path) -> None:
+        from traitlets.config.loader import PyFileConfigLoader
+
+        course = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+        timeout = course.Execute.timeout
+        (bundle / "nbgrader_config.py").write_text(
+            "# nbgrader's settings for this course (Validate in JupyterLab runs every cell of a notebook).\n"
+            "c = get_config()  # noqa: F821\n"
+            f"c.Execute.timeout = {timeout}  # seconds a cell may run: a training run on one slow core fits\n"
+        )
+
+
 class Archive:
     """dist/cnn-architectures.tar.gz, for handing out as one file."""
 
@@ -147,7 +156,7 @@ class Archive:
             archive.add(bundle, arcname=NAME)
 
 
-STEPS = [CopyNotebooks(), BuildStudentWheel(), WriteSetup(), Archive()]
+STEPS = [CopyNotebooks(), BuildStudentWheel(), WriteSetup(), WriteNbgraderConfig(), Archive()]
 
 
 def build_bundle(dist: Path = DIST) -> Path:

@@ -35,7 +35,7 @@ echo "==> building the course dataset (cached under data/)"
 .venv/bin/python -m cnnlab.data build
 
 echo "==> installing the course's Jupyter kernel"
-.venv/bin/python -m cnnlab.kernel_env install --sys-prefix --env CNNLAB_DATA "$CNNLAB_DATA"
+.venv/bin/python -m cnnlab.kernel_env install --env CNNLAB_DATA "$CNNLAB_DATA"
 
 if [ "$START_LAB" = 1 ]; then
   echo "==> starting JupyterLab on notebooks/ (Ctrl-C stops it); open the URL printed below"
