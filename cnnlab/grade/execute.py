@@ -194,7 +194,7 @@ class GradingExecute(Execute):
         run = self._run
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
-        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
         if run.stopped:
             if utils.is_grade(cell):
                 cell.outputs = [_error("NotRun", f"this cell did not run: {run.stopped}")]
