@@ -37,6 +37,7 @@ RECORDS = Table(
     Column("seconds", Float, nullable=False),
 )
 
+SCHEMA_LOCK = 0x636E6E6C6162  # PostgreSQL advisory lock held while a gradebook's tables are created
 ATTEMPTS = 5  # a server gradebook written by several shards at once: tries of a step that can lose a race
 _STUDENT_FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 _GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
@@ -57,8 +58,9 @@ def opened(url: str, course_id: str = "default_course", must_exist: bool = False
             raise GraderError(f"expected a gradebook at {path}, found no such file")
     for attempt in range(ATTEMPTS):
         try:
-            gradebook = Gradebook(url, course_id)
-            RECORDS.metadata.create_all(gradebook.engine)
+            with _schema_lock(url):
+                gradebook = Gradebook(url, course_id)
+                RECORDS.metadata.create_all(gradebook.engine)
             break
         except Exception as error:  # noqa: BLE001 - sqlalchemy raises many kinds; all mean "cannot open"
             # Two shards opening a new server database at once both create its tables: one loses the race
@@ -69,6 +71,27 @@ def opened(url: str, course_id: str = "default_course", must_exist: bool = False
         yield gradebook
     finally:
         gradebook.close()
+
+
+@contextmanager
+def _schema_lock(url: str):
+    """On PostgreSQL, one process at a time creates a new gradebook's tables: nbgrader creates them, then its
+    ``alembic_version`` table only if there were none, so a second shard starting at once would see half a schema."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
 
 
 def _iso(value: datetime | None) -> str | None:
