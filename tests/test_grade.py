@@ -13,6 +13,7 @@ outcome depends on the sandbox (reading solutions/, writing the gradebook, the n
 from __future__ import annotations
 
 import csv
+import html
 import os
 import re
 import shutil
@@ -203,8 +204,14 @@ def test_each_submission_gets_exactly_its_grade(class_run, case):
         pass  # a kernel running as root has no process limit: the bomb ends on its own, the check still fails
     elif case.reason:
         assert case.reason in reason
-    elif case.name in ("perfect", "alternative", "wrong_stride", "missing_bias"):
+    elif case.name in ("perfect", "alternative"):
         assert reason == ""
+    if case.status == "graded":  # every lost point has a reason that names its check and the error
+        for cell, score in case.scores.items():
+            if score < subs.FULL[cell]:
+                assert re.search(rf"\b{cell}\b", reason), (cell, reason)
+    if case.name == "missing_bias":
+        assert re.search(r"conv_params_check: \w+: .*(first error|$)", reason), reason
     executed = class_run.course.autograded / case.name / ASSIGNMENT / subs.NOTEBOOK
     for text in case.output:
         assert text in executed.read_text()
@@ -241,6 +248,23 @@ def test_output_is_capped_and_feedback_written(class_run):
                 class_run.course.root / "autograde" / "feedback" / name / ASSIGNMENT / "foundations.html"
             ).exists()
     assert set(class_run.rows) == set(class_run.names)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["perfect", "missing_bias", "wrong_stride"])
+def test_feedback_holds_points_and_messages_but_no_hidden_test(class_run, student):
+    """nbgrader#917: nbgrader's own feedback shows the hidden tests' source, and tracebacks that quote them."""
+    from test_grade_feedback import leaked
+
+    page = (
+        class_run.course.root / "autograde" / "feedback" / student / ASSIGNMENT / "foundations.html"
+    ).read_text()
+    assert leaked(page, ASSIGNMENT) == []
+    assert "Score:" in page
+    if student != "perfect":
+        reason = class_run.rows[student]["reason"]
+        message = re.search(r"_check: (\w+: [^;(]+)", reason).group(1).strip()
+        assert html.escape(message, quote=False) in page or message in html.unescape(page), message
 
 
 @pytest.mark.slow

@@ -19,7 +19,13 @@ from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
 
 # The grader's own errors: what they mean is already in the reason, from the execution's notes
-KIT_ERRORS = {"NotRun", "KernelStopped", "NotebookTimeout", "GradingIntegrityError"}
+KIT_ERRORS = {
+    "NotRun",
+    "KernelStopped",
+    "NotebookTimeout",
+    "GradingIntegrityError",
+    "UnreadableKernelMessage",
+}
 HIDDEN_REGION = re.compile(
     r"^[ \t]*### BEGIN HIDDEN TESTS.*?(^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)|\Z)", re.M | re.S
 )
