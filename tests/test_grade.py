@@ -294,56 +294,6 @@ def slurm_script(name: str) -> str:
     return next(block for block in blocks if block.startswith(f"#!/usr/bin/env bash\n# {name}:"))
 
 
-@pytest.mark.slow
-def test_three_shards_and_a_merge_equal_one_run(class_run, tmp_path):
-    """With docs/grading.md's Slurm scripts, run as three array tasks by hand (at once), then the merge job."""
-    originals = ["perfect", "missing_bias", "empty_file", *CHEAP, "missing_notebook"]
-    names = [f"s{i}" for i in range(1, 7)]  # shard 1 holds s1 and s4, shard 2 s2 and s6, shard 3 s3 and s5
-    folder = tmp_path / "submitted"
-    for name, original in zip(names, originals):
-        shutil.copytree(class_run.course.submitted / original, folder / name)
-    (tmp_path / "grade.sbatch").write_text(slurm_script("grade.sbatch"))
-    (tmp_path / "merge.sbatch").write_text(slurm_script("merge.sbatch"))
-    merged = tmp_path / "merged.db"
-    env = {
-        **nbgrader_environment(),
-        "COURSE": str(class_run.course.root),
-        "PYTHON": sys.executable,
-        "ASSIGNMENT": ASSIGNMENT,
-        "SUBMITTED": str(folder),
-        "SHARDS": str(tmp_path),
-        "GRADEBOOK": str(merged),
-        "CSV": str(tmp_path / "merged.csv"),
-        "GRADE_OPTIONS": f"--memory {MEMORY_MB}" + (" --unsafe" if sandbox_problem() else ""),
-        "SLURM_ARRAY_TASK_COUNT": "3",
-        "SLURM_CPUS_PER_TASK": "1",
-    }
-    tasks = [
-        subprocess.Popen(
-            ["bash", str(tmp_path / "grade.sbatch")],
-            env={**env, "SLURM_ARRAY_TASK_ID": str(task)},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for task in (1, 2, 3)
-    ]
-    for task in tasks:
-        assert task.wait(timeout=600) == 0, task.stderr.read()
-    held = [submissions_in(tmp_path / f"shard-{i}-of-3.db") for i in (1, 2, 3)]
-    assert held == [["s1", "s4"], ["s2", "s6"], ["s3", "s5"]], "a student's shard depends on their id alone"
-
-    merge = subprocess.run(["bash", str(tmp_path / "merge.sbatch")], env=env, capture_output=True, text=True)
-    assert merge.returncode == 0, merge.stderr
-    assert "6 new submissions" in merge.stderr and "0 to grade, 6 already graded" in merge.stderr
-    assert submissions_in(merged) == names
-    one_run = records(class_run.db)
-    for name, original in zip(names, originals):
-        assert grades(merged, name) == grades(class_run.db, original), name
-        assert records(merged)[name] == one_run[original], name
-    with open(tmp_path / "merged.csv", newline="") as handle:
-        assert [row["student_id"] for row in csv.DictReader(handle)] == names
-
-
 def _descendants(pid: int) -> set[int]:
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -134,6 +134,12 @@ def _read_only_folders() -> tuple[str, ...]:
     import cnnlab
 
     folders = [sys.base_prefix, sys.prefix, str(Path(cnnlab.__file__).resolve().parent)]
+    # site folders beyond the environment's own (a .pth file's site.addsitedir): packages, never the course
+    folders += [
+        entry
+        for entry in sys.path[1:]
+        if Path(entry).name in ("site-packages", "dist-packages") and os.path.isdir(entry)
+    ]
     kept: list[str] = []
     for folder in sorted({str(Path(f).resolve()) for f in folders}):
         if folder.startswith("/usr/") or any(folder.startswith(k + "/") for k in kept):
