@@ -64,7 +64,7 @@ def _first_error(cell):
 
 def failed_checks(notebook) -> list[dict]:
     """Each test cell that raised: {cell, error, first}, where ``first`` is ``"cell N, Error: ..."`` for the first
-    error of an earlier cell, or ''. Cells stopped by the grader (timeout, dead kernel, tampering) are left out:
+    error of an earlier cell that is not a check (the student's code, the set-up), or ''. Cells stopped by the grader (timeout, dead kernel, tampering) are left out:
     the execution's notes say why."""
     failures = []
     first = ""
@@ -74,9 +74,10 @@ def failed_checks(notebook) -> list[dict]:
         raised = _first_error(cell)
         if raised is None:
             continue
-        if is_test_cell(cell) and raised.get("ename") not in KIT_ERRORS:
-            failures.append({"cell": cell_name(cell, index), "error": error_text(raised), "first": first})
-        if not first:
+        if is_test_cell(cell):  # checks are independent: an earlier failed check causes nothing
+            if raised.get("ename") not in KIT_ERRORS:
+                failures.append({"cell": cell_name(cell, index), "error": error_text(raised), "first": first})
+        elif not first:
             first = f"{cell_name(cell, index)}, {error_text(raised)}"
     return failures
 
