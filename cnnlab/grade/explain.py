@@ -17,6 +17,7 @@ import re
 
 from nbconvert.preprocessors import Preprocessor
 from nbformat.v4 import new_output
+from traitlets import Bool
 
 # The grader's own errors: what they mean is already in the reason, from the execution's notes
 KIT_ERRORS = {
@@ -95,6 +96,8 @@ class HideHiddenTests(Preprocessor):
     """The feedback's step that hides hidden tests: a test cell keeps its visible lines, its points (nbgrader's
     template shows them) and its error as ``Name: message``; its hidden lines and its traceback go. A failed
     check that followed an earlier error also says which."""
+
+    enabled = Bool(True)  # nbconvert runs a registered preprocessor only when it is enabled
 
     def preprocess(self, nb, resources):
         failures = {failure["cell"]: failure for failure in failed_checks(nb)}
