@@ -117,6 +117,11 @@ def test_a_failed_check_names_the_cell_the_error_and_the_first_error_before_it()
     ]
     shown, _ = explain.HideHiddenTests().preprocess(notebook, {})
     assert "earlier error: cell 37, DataError" in shown.cells[-1].outputs[-1]["text"]
+    twice = failures + [{**failures[0], "cell": "lenet_check"}]
+    assert explain.failure_reasons(twice) == [
+        "lenet_training_check, lenet_check: NameError: name 'history' is not defined "
+        "(first error: cell 37, DataError: Could not write the course dataset)"
+    ], "checks that failed alike share one line"
 
 
 def test_the_run_warns_when_every_submission_fails_a_check_after_the_same_error():

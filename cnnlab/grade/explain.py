@@ -88,6 +88,17 @@ def failure_reason(failure: dict) -> str:
     return f"{failure['cell']}: {failure['error']}{first}"
 
 
+def failure_reasons(failures: list[dict]) -> list[str]:
+    """One reason per error: checks that failed alike (often all those after one broken cell) share one line."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for failure in failures:
+        groups.setdefault((failure["error"], failure["first"]), []).append(failure["cell"])
+    return [
+        failure_reason({"cell": ", ".join(cells), "error": error, "first": first})
+        for (error, first), cells in groups.items()
+    ]
+
+
 def strip_hidden_tests(source: str) -> str:
     return HIDDEN_REGION.sub(HIDDEN_NOTE, source)
 

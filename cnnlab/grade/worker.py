@@ -315,9 +315,9 @@ class _Findings:
             import nbformat
 
             executed = nbformat.read(path, as_version=4)
-            for failure in explain.failed_checks(executed):
-                self.remarks.append(explain.failure_reason(failure))
-                self.failures.append((failure["cell"], failure["first"] or failure["error"]))
+            failures = explain.failed_checks(executed)
+            self.remarks += explain.failure_reasons(failures)
+            self.failures += [(failure["cell"], failure["first"] or failure["error"]) for failure in failures]
             for index, cell in enumerate(executed.cells):
                 where = explain.cell_name(cell, index)
                 for output in cell.get("outputs", []):

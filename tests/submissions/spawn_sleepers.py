@@ -15,3 +15,21 @@ def gradients_by_hand(x, y, z):
 
 for _ in range(400):
     subprocess.Popen(["sleep", "1234.5"])
+
+
+# --- cell: tiny_net_params
+# At the process limit, a figure's output is what came back with an invalid signature (01_lenet's show_examples)
+import matplotlib.pyplot as plt
+
+
+def tiny_net_params(channels=8, kernel_size=3, num_classes=10, input_size=32):
+    convs = conv_params(3, channels, kernel_size) + conv_params(channels, 2 * channels, kernel_size)
+    side = input_size // 4
+    return convs + 2 * channels * side * side * num_classes + num_classes
+
+
+figure, axes = plt.subplots(4, 8, figsize=(12, 6))
+for index, ax in enumerate(axes.flat):
+    ax.imshow(torch.rand(32, 32, 3).numpy())
+    ax.set_title(f"image {index}")
+plt.show()
