@@ -100,7 +100,11 @@ def test_a_run_killed_halfway_resumes_in_postgres(postgres, tmp_path):
     course = services.reference_class()
     url = postgres("killed")
     folder = tmp_path / "submitted"
-    for new, old in (("a", "missing_notebook"), ("b", "perfect"), ("c", "perfect")):
+    for new, old in (
+        ("a", "missing_notebook"),
+        ("b", "perfect"),
+        ("c", "wrong_name"),
+    ):  # b alone runs a kernel
         shutil.copytree(course.submitted / old, folder / new)
     run_command = command(folder, url, "--workers", "1")
     scratch = Path(tempfile.mkdtemp(prefix="kill-"))  # kill -9 leaves the run's working folder behind
@@ -134,10 +138,12 @@ def test_a_run_killed_halfway_resumes_in_postgres(postgres, tmp_path):
     assert {s: status for s, (status, _) in records(url).items()} == {
         "a": "missing",
         "b": "graded",
-        "c": "graded",
+        "c": "missing",
     }
-    perfect = gradebook_grades(course.root / "gradebook.db", ASSIGNMENT, "perfect")
-    assert pg_grades(url, "b") == pg_grades(url, "c") == perfect
+    one_run = course.root / "gradebook.db"
+    perfect = gradebook_grades(one_run, ASSIGNMENT, "perfect")
+    assert pg_grades(url, "b") == perfect
+    assert pg_grades(url, "c") == gradebook_grades(one_run, ASSIGNMENT, "wrong_name")
     assert pg_query(url, "SELECT count(*) FROM submitted_assignment") == [(3,)]
     assert pg_query(url, "SELECT count(*) FROM grade") == [(3 * 9,)]
     assert subs.FULL.keys() <= perfect.keys()
