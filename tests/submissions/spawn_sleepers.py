@@ -1,8 +1,9 @@
 # ruff: noqa: F821  (a notebook cell: its names come from the notebook's other cells)
-# The first answer cell starts 400 sleeping processes and leaves them running (issue 10: with --workers 2 the
-# grader itself failed, "ValueError: Invalid Signature"). The process limit stops the loop (BlockingIOError);
-# the function is defined before it, and nothing graded depends on it: every check passes. The sleepers die
-# with the kernel's sandbox.
+# The first answer cell starts 400 sleeping processes and leaves them running (issue 10). The process limit stops
+# the loop (BlockingIOError); the function is defined before it. Later, the kernel, still at its limit, shows a
+# figure: its message reaches the grader with an invalid signature, which made the grader itself fail
+# ("ValueError: Invalid Signature", status error, every time). Now the message is dropped and noted, nothing
+# graded depends on it, and every check passes. The sleepers die with the kernel's sandbox.
 # --- cell: autograd_by_hand
 import subprocess
 
