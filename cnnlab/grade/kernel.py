@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from queue import Empty
 
@@ -69,7 +70,12 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         from .sandbox import kernel_command
 
-        return kernel_command(self.isolation, self.box, super().format_kernel_cmd(extra_arguments))
+        argv = super().format_kernel_cmd(extra_arguments)
+        # A kernel spec that names a Python by its path (the course's `cnnlab` spec names the venv's) runs in the
+        # grader's own Python: the one the sandbox shows, and one the grader's user can read.
+        if argv and os.path.basename(argv[0]).startswith("python") and argv[1:3] == ["-m", "ipykernel_launcher"]:
+            argv[0] = sys.executable
+        return kernel_command(self.isolation, self.box, argv)
 
     async def _async_pre_start_kernel(self, **kw):
         kw["cwd"] = str(self.box.work)
