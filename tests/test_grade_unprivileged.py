@@ -29,7 +29,8 @@ from test_grade import ASSIGNMENT, MEMORY_MB, Listener, grades, new_course, reco
 
 pytestmark = pytest.mark.slow
 USER = "cnnlab-grader"
-CASES = ["perfect", "read_solutions", "write_gradebook", "network", "spawn_sleepers"]  # the last: the process limit
+# the last one hits the process limit
+CASES = ["perfect", "read_solutions", "write_gradebook", "network", "spawn_sleepers"]
 
 
 @pytest.fixture(scope="module")

@@ -73,7 +73,11 @@ class SandboxedKernelManager(AsyncKernelManager):
         argv = super().format_kernel_cmd(extra_arguments)
         # A kernel spec that names a Python by its path (the course's `cnnlab` spec names the venv's) runs in the
         # grader's own Python: the one the sandbox shows, and one the grader's user can read.
-        if argv and os.path.basename(argv[0]).startswith("python") and argv[1:3] == ["-m", "ipykernel_launcher"]:
+        if (
+            argv
+            and os.path.basename(argv[0]).startswith("python")
+            and argv[1:3] == ["-m", "ipykernel_launcher"]
+        ):
             argv[0] = sys.executable
         return kernel_command(self.isolation, self.box, argv)
 

@@ -1,4 +1,4 @@
-# ruff: noqa: F821  (a notebook cell: its names come from the notebook's other cells)
+# ruff: noqa: F821, E402  (a notebook cell: its names come from the notebook's other cells)
 # The first answer cell starts 400 sleeping processes and leaves them running (issue 10). The process limit stops
 # the loop (BlockingIOError); the function is defined before it. Later, the kernel, still at its limit, shows a
 # figure: its message reaches the grader with an invalid signature, which made the grader itself fail
