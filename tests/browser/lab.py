@@ -166,7 +166,9 @@ class JupyterLab:
                 return self
             except (OSError, urllib.error.URLError):
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"JupyterLab did not answer in {timeout:.0f} s:\n{self.log_text()}") from None
+                    raise RuntimeError(
+                        f"JupyterLab did not answer in {timeout:.0f} s:\n{self.log_text()}"
+                    ) from None
                 time.sleep(0.5)
 
     def stop(self) -> None:

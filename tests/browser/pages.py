@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 from lab import JupyterLab
+from playwright.sync_api import Error as PlaywrightError
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -19,21 +20,52 @@ NEWS_QUESTION = "Would you like to get notified about official Jupyter news?"
 WIDGET_ERROR = "Error displaying widget"
 # What a failed cell shows: IPython's traceback, or the one-line sentence of a course error (cnnlab.errors).
 ERROR_TEXT = re.compile(
-    r"Traceback \(most recent call last\)|^(Check failed|This configuration cannot work|Data problem|Error): ", re.M
+    r"Traceback \(most recent call last\)|^(Check failed|This configuration cannot work|Data problem|Error): ",
+    re.M,
 )
 
 
 def dismiss_news(page) -> None:
-    """Answer JupyterLab's news pop-up with "No" whenever it shows up (it can appear a few seconds after load)."""
+    """Answer JupyterLab's news pop-up with "No" whenever it shows up (it can appear some seconds after a load).
+
+    Answering stores the choice in the test server's own settings, so later pages do not ask again.
+    """
     toast = page.locator(".Toastify__toast", has_text=NEWS_QUESTION)
-    page.add_locator_handler(toast, lambda t: t.locator("button", has_text=re.compile(r"^No$")).click())
+    no = toast.locator("button", has_text=re.compile(r"^No$"))
+
+    def answer(_) -> None:
+        try:
+            no.click(force=True, timeout=5_000)  # force: the toast is still sliding in
+        except PlaywrightError:  # gone already, or the page is closing
+            pass
+
+    page.add_locator_handler(toast, answer, no_wait_after=True)
 
 
 def screenshot(page, name: str) -> Path:
+    """A PNG of the page under tests/browser/artifacts/, for a person to look at (the tests assert on the DOM)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', name).strip('-')}.png"
     page.screenshot(path=str(path))
     return path
+
+
+def click_menu(page, menu: str, command: str, attempts: int = 3) -> None:
+    """Open a main menu and click its entry for a JupyterLab command id (``runmenu:run-all``).
+
+    A pop-up answered meanwhile (the news question) closes an open menu: then the menu is opened again.
+    """
+    item = page.locator(f'.lm-Menu li[data-command="{command}"]')
+    for attempt in range(attempts):
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
+        try:
+            item.wait_for(state="visible", timeout=5_000)
+            item.click(timeout=5_000)
+            return
+        except Exception:
+            if attempt == attempts - 1:
+                raise
+            page.keyboard.press("Escape")
 
 
 class NotebookTab:
@@ -67,9 +99,7 @@ class NotebookTab:
 
     # --- running --------------------------------------------------------------------------------------------
     def menu(self, menu: str, command: str) -> None:
-        """Click a main-menu entry, by its JupyterLab command id (``notebook:run-all-cells``)."""
-        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{menu}$")).click()
-        self.page.locator(f'#jp-MainMenu ~ .lm-Menu li[data-command="{command}"], .lm-Menu li[data-command="{command}"]').first.click()
+        click_menu(self.page, menu, command)
 
     def select(self, index: int) -> None:
         """Select cell ``index`` as a student does, by clicking left of it (command mode, not editing)."""
@@ -104,7 +134,9 @@ class NotebookTab:
             else:
                 calm_since = None
             time.sleep(0.25)
-        raise TimeoutError(f"{self.path}: the kernel was not idle after {timeout_s:.0f} s ({self.kernel_status!r})")
+        raise TimeoutError(
+            f"{self.path}: the kernel was not idle after {timeout_s:.0f} s ({self.kernel_status!r})"
+        )
 
     def run_until_done(self, last: int | None, timeout_s: float) -> list[str]:
         """Wait until every code cell up to ``last`` (all if None) shows an execution number; return the prompts."""

@@ -12,7 +12,7 @@ import nbformat
 
 MARK = "tiny-budget"  # the injected cell's tag
 
-SOURCE = '''\
+SOURCE = """\
 # Added by the course's tests, not part of the notebook: every training run at a tiny budget (one epoch on a slice
 # of the data), so that the whole notebook runs in seconds; check_learns then only checks that a run finished.
 import dataclasses as _dataclasses
@@ -42,7 +42,7 @@ _tiny_fit.__wrapped__, _tiny_check_learns.__wrapped__ = _full_fit, _full_check_l
 _cnnlab.fit = _train.fit = _tiny_fit
 _checks.check_learns = _tiny_check_learns
 print("tiny budget: every fit() is one epoch on 512 training images")
-'''
+"""
 
 
 def with_tiny_budget(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
