@@ -12,7 +12,6 @@ import uuid
 from pathlib import Path
 
 from lab import JupyterLab
-from playwright.sync_api import Error as PlaywrightError
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 
@@ -36,7 +35,7 @@ def dismiss_news(page) -> None:
     def answer(_) -> None:
         try:
             no.click(force=True, timeout=5_000)  # force: the toast is still sliding in
-        except PlaywrightError:  # gone already, or the page is closing
+        except Exception:  # gone already, or the page is closing (playwright's Error)
             pass
 
     page.add_locator_handler(toast, answer, no_wait_after=True)
