@@ -157,7 +157,7 @@ def lab(chromium, tmp_path_factory):
 
 @pytest.fixture
 def page(lab, chromium, request):
-    """A fresh browser page; afterwards its kernels are shut down, and on failure a screenshot is kept."""
+    """A fresh browser page; afterwards a screenshot of its last state is kept and its kernels are shut down."""
     page = chromium.new_page()
     dismiss_news(page)
     try:
