@@ -8,6 +8,8 @@ its own step (and the whole-network checks where the network repeats it). No ker
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import pytest
 import torch
@@ -162,6 +164,19 @@ def test_an_input_too_small_names_the_pool(vgg_explorer):
     assert "Traceback" not in vgg_explorer.message and good_table in vgg_explorer.table_html
     vgg_explorer.controls["input_size"].value = 48
     assert vgg_explorer.message == "" and vgg_explorer.summary.output_shape == (1000,)
+
+
+def test_every_refusal_at_the_ends_of_the_sliders_names_its_pool(vgg_explorer):
+    refusals = {}
+    for name, control in vgg_explorer.controls.items():
+        ends = [v for _, v in control.options] if hasattr(control, "options") else [control.min, control.max]
+        for value in ends:
+            for setting in ({name: value}, {"input_size": 16, name: value}):
+                vgg_explorer.reset().set(**setting)
+                if vgg_explorer.message:
+                    refusals[str(setting)] = vgg_explorer.message
+    assert refusals and all(re.match(r"POOL\d cannot work on a \d+×\d+ map", m) for m in refusals.values())
+    assert all("input_size': 16" in setting for setting in refusals)  # every other corner works
 
 
 def test_the_stack_explorer():
