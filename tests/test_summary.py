@@ -263,3 +263,23 @@ def test_the_table_says_how_memory_is_counted():
     assert "ReLU" in MEMORY_CONVENTION and "in place or not" in MEMORY_CONVENTION
     tanh_rows = [r for r in summary.rows if r.kind == "Tanh"]
     assert tanh_rows and all(r.activation_bytes == 0 for r in tanh_rows)  # not in place, still not counted
+
+
+def test_a_failure_in_forward_code_names_the_last_layer_that_ran_without_torch_text():
+    class HardCoded(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(3, 8, 3), nn.MaxPool2d(2))
+            self.fc = nn.Linear(8 * 15 * 15, 10)
+
+        def forward(self, x):
+            return self.fc(self.features(x).view(-1, 8 * 15 * 15))
+
+    assert summarize(HardCoded(), (3, 32, 32)).total_params > 0
+    with pytest.raises(ConfigError) as error:
+        summarize(HardCoded(), (3, 40, 40))
+    assert str(error.value).startswith(
+        "HardCoded failed in its own forward code, after layer 'features.1' (output 8×19×19), on a 3×40×40 "
+        "input (RuntimeError). Hint: print x.shape after each step of forward()"
+    )
+    assert "invalid for input of size" not in str(error.value)  # torch's own words stay out

@@ -13,6 +13,7 @@ from nbclient import NotebookClient
 from torch import nn
 
 from cnnlab import explore, fmt
+from cnnlab.arithmetic import conv_output_size
 from cnnlab.errors import ConfigError
 from cnnlab.summary import summarize, summary_html
 from cnnlab.widgets import choices
@@ -199,6 +200,21 @@ def test_a_builder_that_breaks_inside_torch_shows_its_own_line_of_code():
     assert explorer.message == (
         "grouped_net(groups=4) raised ValueError at `c3 = nn.Conv2d(6, 16, 5, groups=groups)  "
         "# 6 channels cannot be split into 4 groups`: in_channels must be divisible by groups"
+    )
+
+
+def sized_net(kernel=3, input_size=32):
+    size = conv_output_size(input_size, kernel)  # C1
+    size = conv_output_size(size, kernel)  # C3
+    return nn.Sequential(nn.Conv2d(3, 4, kernel), nn.Conv2d(4, 4, kernel))
+
+
+def test_a_refusal_without_a_layer_name_shows_the_builders_line():
+    explorer = explore(sized_net, input_shape=SHAPE, kernel=(3, 11), input_size=(8, 32))
+    explorer.set(kernel=5, input_size=8)  # C1 leaves 4×4, too small for C3's 5×5
+    assert explorer.message == (
+        "kernel 5 is larger than the input 4: the output would be empty "
+        "(at `size = conv_output_size(size, kernel)  # C3`)"
     )
 
 

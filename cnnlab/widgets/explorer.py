@@ -7,6 +7,7 @@ notebook executed without a front end shows the table, and nothing ever waits on
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,10 @@ class Explorer:
         try:
             with torch.device("meta"):
                 model = self._setup.build(**kwargs)
-        except ConfigError:
+        except ConfigError as error:
+            where = _failing_line(error)
+            if where and not _NAMES_A_LAYER.search(str(error)):  # the builder's line says which layer
+                raise ConfigError(f"{error} (at `{where}`)") from error
             raise
         except Exception as error:
             call = _call(self._setup.build, kwargs)
@@ -210,6 +214,10 @@ def _call(build, kwargs: dict) -> str:
     """'vgg(conv1_kernel=5, width=64)'."""
     name = getattr(build, "__name__", type(build).__name__)
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+# "C3: ...", "POOL3 cannot work ...", "layer '6' (Conv2d ...)": a refusal that already names its layer
+_NAMES_A_LAYER = re.compile(r"^[A-Z][A-Za-z]*\d|layer '")
 
 
 def _failing_line(error: Exception) -> str:
