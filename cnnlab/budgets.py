@@ -65,15 +65,15 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "cpu": Budget(epochs=12, batch_size=128, lr=0.05),
         "cuda": Budget(epochs=12, batch_size=128, lr=0.05),
     },
+    "long": {
+        "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
+    },
     # Batch norm after every conv lets a deep stack train fast and steadily: VGG-mini (notebook 04, 8 convs with
     # batch norm) ends at 77% after 6 epochs at lr 0.1 on seed 0 (docs/training-checks.md for the sweep).
     "short-bn": {
         "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
         "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
-    },
-    "long": {
-        "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
-        "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
     },
 }
 
