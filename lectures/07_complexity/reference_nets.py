@@ -1,7 +1,8 @@
 """The ImageNet networks that notebook 07 compares, in plain torch, written like torchvision's models.
 
-Given to you, read-only: notebooks 02 and 04-06 asked you to build these families, and notebook 07 compares
-them. Each builder gives torchvision's variant of the network (the same layers, so the same parameter count
+Given to you, read-only: you built AlexNet, VGG, GoogLeNet and ResNet in notebooks 02 and 04-06, SqueezeNet and
+DenseNet join them for the comparison, and notebook 07 compares them. (At grading time this file is replaced by the
+course's own copy, so changing it changes nothing.) Each builder gives torchvision's variant of the network (the same layers, so the same parameter count
 and MACs as the model torchvision ships), with default PyTorch initialisation: the weights are random, which
 changes nothing about size or speed.
 
