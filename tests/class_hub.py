@@ -305,11 +305,12 @@ c.JupyterHub.load_roles = [
         from tornado.httpclient import HTTPRequest
         from tornado.websocket import websocket_connect
 
-        url = f"ws://127.0.0.1:{self.port}/user/{user}/api/kernels/{kernel_id}/channels"
+        msg_id, session = uuid.uuid4().hex, uuid.uuid4().hex
+        # With a session id, the server ties this connection's messages to one client session
+        url = f"ws://127.0.0.1:{self.port}/user/{user}/api/kernels/{kernel_id}/channels?session_id={session}"
         connection = await websocket_connect(
             HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
         )
-        msg_id, session = uuid.uuid4().hex, uuid.uuid4().hex
         header = {
             "msg_id": msg_id,
             "session": session,

@@ -36,7 +36,15 @@ from course import (
 ASSIGNMENTS = assignment_ids()
 # Notebook 06's degradation experiment trains four nets for minutes on a CPU: here it only has to run (2 steps).
 os.environ.setdefault("CNNLAB_DEGRADATION_STEPS", "2")
-EXPECTED_ASSIGNMENTS = ["00_foundations", "01_lenet", "02_alexnet", "03_zfnet", "06_resnet"]
+EXPECTED_ASSIGNMENTS = [
+    "00_foundations",
+    "01_lenet",
+    "02_alexnet",
+    "03_zfnet",
+    "04_vgg",
+    "06_resnet",
+    "07_complexity",
+]
 
 
 def test_the_course_has_its_notebooks():

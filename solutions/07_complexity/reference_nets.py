@@ -1,0 +1,493 @@
+"""The ImageNet networks that notebook 07 compares, in plain torch, written like torchvision's models.
+
+Given to you, read-only: you built AlexNet, VGG, GoogLeNet and ResNet in notebooks 02 and 04-06, SqueezeNet and
+DenseNet join them for the comparison, and notebook 07 compares them. (At grading time this file is replaced by the
+course's own copy, so changing it changes nothing.) Each builder gives torchvision's variant of the network (the same layers, so the same parameter count
+and MACs as the model torchvision ships), with default PyTorch initialisation: the weights are random, which
+changes nothing about size or speed.
+
+    from reference_nets import NETWORKS, PUBLISHED_TOP1, TOP1_SOURCE
+    model = NETWORKS["ResNet-50"]()
+
+The published accuracies are facts about trained weights that this course does not ship: they are quoted, with
+their source, not measured here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+__all__ = [
+    "NETWORKS",
+    "PUBLISHED_TOP1",
+    "TOP1_SOURCE",
+    "MEASUREMENT_BUDGET_S",
+    "alexnet",
+    "vgg16",
+    "vgg19",
+    "googlenet",
+    "resnet18",
+    "resnet34",
+    "resnet50",
+    "resnet101",
+    "resnet152",
+    "squeezenet1_1",
+    "densenet121",
+]
+
+# ---------------------------------------------------------------------------------------------------------
+# The one place that bounds the notebook's latency measurements: seconds of measuring per device type. A
+# (network, batch size) pair whose predicted time does not fit in what is left is skipped, and the notebook
+# says so. A device type missing here uses the "cpu" entry.
+MEASUREMENT_BUDGET_S = {"cpu": 30.0, "cuda": 20.0, "mps": 30.0}
+
+# ImageNet-1k top-1 accuracy (%) of torchvision's pretrained weights, single 224×224 centre crop.
+TOP1_SOURCE = (
+    "torchvision model documentation (pytorch.org/vision/stable/models.html), the IMAGENET1K_V1 weights "
+    "of each model"
+)
+PUBLISHED_TOP1 = {
+    "AlexNet": 56.522,
+    "VGG-16": 71.592,
+    "VGG-19": 72.376,
+    "GoogLeNet": 69.778,
+    "ResNet-18": 69.758,
+    "ResNet-34": 73.314,
+    "ResNet-50": 76.130,
+    "ResNet-101": 77.374,
+    "ResNet-152": 78.312,
+    "SqueezeNet 1.1": 58.178,
+    "DenseNet-121": 74.434,
+}
+
+
+# --- AlexNet ----------------------------------------------------------------------------------------------
+class AlexNet(nn.Module):
+    """torchvision's AlexNet: one tower, 64-192-384-256-256 filters (the 'one weird trick' variant)."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2),
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Linear(256 * 6 * 6, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+# --- VGG --------------------------------------------------------------------------------------------------
+VGG_STAGES = {  # filters of each 3×3 convolution, stage by stage; a 2×2 max-pool ends each stage
+    "VGG-16": [[64, 64], [128, 128], [256, 256, 256], [512, 512, 512], [512, 512, 512]],
+    "VGG-19": [[64, 64], [128, 128], [256] * 4, [512] * 4, [512] * 4],
+}
+
+
+def vgg_features(stages: Sequence[Sequence[int]]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    channels = 3
+    for stage in stages:
+        for filters in stage:
+            layers += [nn.Conv2d(channels, filters, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+            channels = filters
+        layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+    return nn.Sequential(*layers)
+
+
+class VGG(nn.Module):
+    def __init__(self, stages: Sequence[Sequence[int]], num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        self.features = vgg_features(stages)
+        self.avgpool = nn.AdaptiveAvgPool2d((7, 7))
+        self.classifier = nn.Sequential(
+            nn.Linear(512 * 7 * 7, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, 4096),
+            nn.ReLU(inplace=True),
+            nn.Dropout(dropout),
+            nn.Linear(4096, num_classes),
+        )
+
+    def forward(self, x):
+        return self.classifier(torch.flatten(self.avgpool(self.features(x)), 1))
+
+
+# --- GoogLeNet --------------------------------------------------------------------------------------------
+class BasicConv2d(nn.Module):
+    """Convolution without bias, batch norm, ReLU: GoogLeNet's unit, as torchvision trains it."""
+
+    def __init__(self, in_channels: int, out_channels: int, **conv):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, bias=False, **conv)
+        self.bn = nn.BatchNorm2d(out_channels, eps=0.001)
+
+    def forward(self, x):
+        return torch.relu(self.bn(self.conv(x)))
+
+
+class Inception(nn.Module):
+    """Four branches side by side, concatenated along the channels: 1×1; 1×1→3×3; 1×1→3×3 (torchvision's
+    stand-in for the paper's 5×5); 3×3 max-pool→1×1."""
+
+    def __init__(self, in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj):
+        super().__init__()
+        self.branch1 = BasicConv2d(in_channels, ch1x1, kernel_size=1)
+        self.branch2 = nn.Sequential(
+            BasicConv2d(in_channels, ch3x3red, kernel_size=1),
+            BasicConv2d(ch3x3red, ch3x3, kernel_size=3, padding=1),
+        )
+        self.branch3 = nn.Sequential(
+            BasicConv2d(in_channels, ch5x5red, kernel_size=1),
+            BasicConv2d(ch5x5red, ch5x5, kernel_size=3, padding=1),
+        )
+        self.branch4 = nn.Sequential(
+            nn.MaxPool2d(kernel_size=3, stride=1, padding=1, ceil_mode=True),
+            BasicConv2d(in_channels, pool_proj, kernel_size=1),
+        )
+
+    def forward(self, x):
+        return torch.cat([self.branch1(x), self.branch2(x), self.branch3(x), self.branch4(x)], 1)
+
+
+class GoogLeNet(nn.Module):
+    """torchvision's GoogLeNet (batch norm, no auxiliary classifiers): the paper's table 1, row by row."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.2):
+        super().__init__()
+        self.conv1 = BasicConv2d(3, 64, kernel_size=7, stride=2, padding=3)
+        self.maxpool1 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.conv2 = BasicConv2d(64, 64, kernel_size=1)
+        self.conv3 = BasicConv2d(64, 192, kernel_size=3, padding=1)
+        self.maxpool2 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception3a = Inception(192, 64, 96, 128, 16, 32, 32)
+        self.inception3b = Inception(256, 128, 128, 192, 32, 96, 64)
+        self.maxpool3 = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        self.inception4a = Inception(480, 192, 96, 208, 16, 48, 64)
+        self.inception4b = Inception(512, 160, 112, 224, 24, 64, 64)
+        self.inception4c = Inception(512, 128, 128, 256, 24, 64, 64)
+        self.inception4d = Inception(512, 112, 144, 288, 32, 64, 64)
+        self.inception4e = Inception(528, 256, 160, 320, 32, 128, 128)
+        self.maxpool4 = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        self.inception5a = Inception(832, 256, 160, 320, 32, 128, 128)
+        self.inception5b = Inception(832, 384, 192, 384, 48, 128, 128)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(1024, num_classes)
+
+    def forward(self, x):
+        x = self.maxpool1(self.conv1(x))
+        x = self.maxpool2(self.conv3(self.conv2(x)))
+        x = self.maxpool3(self.inception3b(self.inception3a(x)))
+        for block in (
+            self.inception4a,
+            self.inception4b,
+            self.inception4c,
+            self.inception4d,
+            self.inception4e,
+        ):
+            x = block(x)
+        x = self.inception5b(self.inception5a(self.maxpool4(x)))
+        return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
+
+
+# --- ResNet -----------------------------------------------------------------------------------------------
+def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3×3 convolutions and a shortcut (ResNet-18 and -34)."""
+
+    expansion = 1
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = conv3x3(in_channels, width, stride)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class Bottleneck(nn.Module):
+    """1×1 down, 3×3 (with the stride: torchvision's 'V1.5'), 1×1 up to four times the width, and a shortcut."""
+
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+        super().__init__()
+        self.conv1 = conv1x1(in_channels, width)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = conv1x1(width, width * self.expansion)
+        self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        return self.relu(out + identity)
+
+
+class ResNet(nn.Module):
+    """A 7×7 stem, four stages of residual blocks (widths 64-128-256-512), global average pooling, one FC."""
+
+    def __init__(
+        self, block: type[BasicBlock | Bottleneck], blocks_per_stage: Sequence[int], num_classes=1000
+    ):
+        super().__init__()
+        self.in_channels = 64
+        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._stage(block, 64, blocks_per_stage[0], stride=1)
+        self.layer2 = self._stage(block, 128, blocks_per_stage[1], stride=2)
+        self.layer3 = self._stage(block, 256, blocks_per_stage[2], stride=2)
+        self.layer4 = self._stage(block, 512, blocks_per_stage[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * block.expansion, num_classes)
+
+    def _stage(self, block, width: int, blocks: int, stride: int) -> nn.Sequential:
+        downsample = None
+        if stride != 1 or self.in_channels != width * block.expansion:
+            downsample = nn.Sequential(
+                conv1x1(self.in_channels, width * block.expansion, stride),
+                nn.BatchNorm2d(width * block.expansion),
+            )
+        layers = [block(self.in_channels, width, stride, downsample)]
+        self.in_channels = width * block.expansion
+        layers += [block(self.in_channels, width) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+# --- SqueezeNet -------------------------------------------------------------------------------------------
+class Fire(nn.Module):
+    """SqueezeNet's module: a 1×1 'squeeze' to few channels, then 1×1 and 3×3 'expand' side by side."""
+
+    def __init__(self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int):
+        super().__init__()
+        self.squeeze = nn.Conv2d(in_channels, squeeze, kernel_size=1)
+        self.squeeze_activation = nn.ReLU(inplace=True)
+        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
+        self.expand1x1_activation = nn.ReLU(inplace=True)
+        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
+        self.expand3x3_activation = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        x = self.squeeze_activation(self.squeeze(x))
+        return torch.cat(
+            [self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1
+        )
+
+
+class SqueezeNet(nn.Module):
+    """SqueezeNet 1.1: a 3×3 stem, eight Fire modules, and a 1×1 convolution as the classifier (no FC)."""
+
+    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 64, kernel_size=3, stride=2),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(64, 16, 64, 64),
+            Fire(128, 16, 64, 64),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(128, 32, 128, 128),
+            Fire(256, 32, 128, 128),
+            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
+            Fire(256, 48, 192, 192),
+            Fire(384, 48, 192, 192),
+            Fire(384, 64, 256, 256),
+            Fire(512, 64, 256, 256),
+        )
+        self.classifier = nn.Sequential(
+            nn.Dropout(dropout),
+            nn.Conv2d(512, num_classes, kernel_size=1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d((1, 1)),
+        )
+
+    def forward(self, x):
+        return torch.flatten(self.classifier(self.features(x)), 1)
+
+
+# --- DenseNet ---------------------------------------------------------------------------------------------
+class DenseLayer(nn.Module):
+    """BN-ReLU-1×1 conv (a bottleneck of 4 × growth channels), BN-ReLU-3×3 conv to `growth` new channels."""
+
+    def __init__(self, in_channels: int, growth: int, bottleneck: int):
+        super().__init__()
+        self.norm1 = nn.BatchNorm2d(in_channels)
+        self.relu1 = nn.ReLU(inplace=True)
+        self.conv1 = nn.Conv2d(in_channels, bottleneck * growth, kernel_size=1, bias=False)
+        self.norm2 = nn.BatchNorm2d(bottleneck * growth)
+        self.relu2 = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(bottleneck * growth, growth, kernel_size=3, padding=1, bias=False)
+
+    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
+        return self.conv2(self.relu2(self.norm2(x)))
+
+
+class DenseBlock(nn.ModuleDict):
+    """Each layer reads the concatenation of the block's input and every earlier layer's output."""
+
+    def __init__(self, layers: int, in_channels: int, growth: int, bottleneck: int):
+        super().__init__()
+        for i in range(layers):
+            self[f"denselayer{i + 1}"] = DenseLayer(in_channels + i * growth, growth, bottleneck)
+
+    def forward(self, x):
+        features = [x]
+        for layer in self.values():
+            features.append(layer(features))
+        return torch.cat(features, 1)
+
+
+class Transition(nn.Sequential):
+    """Between dense blocks: BN-ReLU, a 1×1 conv that halves the channels, a 2×2 average pool."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.norm = nn.BatchNorm2d(in_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
+        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
+
+
+class DenseNet(nn.Module):
+    def __init__(
+        self,
+        growth: int = 32,
+        block_layers: Sequence[int] = (6, 12, 24, 16),
+        stem_channels: int = 64,
+        bottleneck: int = 4,
+        num_classes: int = 1000,
+    ):
+        super().__init__()
+        self.features = nn.Sequential()
+        self.features.add_module("conv0", nn.Conv2d(3, stem_channels, 7, stride=2, padding=3, bias=False))
+        self.features.add_module("norm0", nn.BatchNorm2d(stem_channels))
+        self.features.add_module("relu0", nn.ReLU(inplace=True))
+        self.features.add_module("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+        channels = stem_channels
+        for i, layers in enumerate(block_layers):
+            self.features.add_module(f"denseblock{i + 1}", DenseBlock(layers, channels, growth, bottleneck))
+            channels += layers * growth
+            if i != len(block_layers) - 1:
+                self.features.add_module(f"transition{i + 1}", Transition(channels, channels // 2))
+                channels //= 2
+        self.features.add_module("norm5", nn.BatchNorm2d(channels))
+        self.relu = nn.ReLU(inplace=True)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.classifier = nn.Linear(channels, num_classes)
+
+    def forward(self, x):
+        x = self.avgpool(self.relu(self.features(x)))
+        return self.classifier(torch.flatten(x, 1))
+
+
+# --- the builders, by name --------------------------------------------------------------------------------
+def alexnet() -> AlexNet:
+    return AlexNet()
+
+
+def vgg16() -> VGG:
+    return VGG(VGG_STAGES["VGG-16"])
+
+
+def vgg19() -> VGG:
+    return VGG(VGG_STAGES["VGG-19"])
+
+
+def googlenet() -> GoogLeNet:
+    return GoogLeNet()
+
+
+def resnet18() -> ResNet:
+    return ResNet(BasicBlock, [2, 2, 2, 2])
+
+
+def resnet34() -> ResNet:
+    return ResNet(BasicBlock, [3, 4, 6, 3])
+
+
+def resnet50() -> ResNet:
+    return ResNet(Bottleneck, [3, 4, 6, 3])
+
+
+def resnet101() -> ResNet:
+    return ResNet(Bottleneck, [3, 4, 23, 3])
+
+
+def resnet152() -> ResNet:
+    return ResNet(Bottleneck, [3, 8, 36, 3])
+
+
+def squeezenet1_1() -> SqueezeNet:
+    return SqueezeNet()
+
+
+def densenet121() -> DenseNet:
+    return DenseNet(growth=32, block_layers=(6, 12, 24, 16), stem_channels=64)
+
+
+NETWORKS: dict[str, Callable[[], nn.Module]] = {
+    "AlexNet": alexnet,
+    "VGG-16": vgg16,
+    "VGG-19": vgg19,
+    "GoogLeNet": googlenet,
+    "ResNet-18": resnet18,
+    "ResNet-34": resnet34,
+    "ResNet-50": resnet50,
+    "ResNet-101": resnet101,
+    "ResNet-152": resnet152,
+    "SqueezeNet 1.1": squeezenet1_1,
+    "DenseNet-121": densenet121,
+}

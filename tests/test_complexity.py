@@ -1,0 +1,241 @@
+"""Notebook 07 (comparing complexity): its reference nets against torchvision's figures, its graded checks
+against the usual mistakes, and the claims its charts make, computed from the same facts.
+
+The checks run in-process on the solution's code (tests/course.py's way), with one mistake put in at a time;
+the latency checks time modules that sleep a scripted time, so the right answer is known.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import nbformat
+import pytest
+import torch
+from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, nbgrader_meta, solution_code
+
+from cnnlab import summarize
+from cnnlab.errors import CheckFailed
+
+ASSIGNMENT = SOLUTIONS / "07_complexity"
+NOTEBOOK = "07_complexity/complexity.ipynb"
+sys.path.insert(0, str(ASSIGNMENT))  # the notebook imports reference_nets and latency_probes from its folder
+
+import reference_nets  # noqa: E402
+
+# torchvision's parameter counts (torchvision.models, num_classes=1000; GoogLeNet without its auxiliary heads)
+PARAMS = {
+    "AlexNet": 61_100_840,
+    "VGG-16": 138_357_544,
+    "VGG-19": 143_667_240,
+    "GoogLeNet": 6_624_904,
+    "ResNet-18": 11_689_512,
+    "ResNet-34": 21_797_672,
+    "ResNet-50": 25_557_032,
+    "ResNet-101": 44_549_160,
+    "ResNet-152": 60_192_808,
+    "SqueezeNet 1.1": 1_235_496,
+    "DenseNet-121": 7_978_856,
+}
+# MACs per 224×224 image, as cnnlab's summarize counts them (torchvision documents 0.71, 15.47, 19.63, 1.5, 1.81,
+# 3.66, 4.09, 7.8, 11.51, 0.35 and 2.83 GFLOPS, meaning MACs, for these models)
+MACS = {
+    "AlexNet": 714_188_480,
+    "VGG-16": 15_470_264_320,
+    "VGG-19": 19_632_062_464,
+    "GoogLeNet": 1_498_376_192,
+    "ResNet-18": 1_814_073_344,
+    "ResNet-34": 3_663_761_408,
+    "ResNet-50": 4_089_184_256,
+    "ResNet-101": 7_801_405_440,
+    "ResNet-152": 11_513_626_624,
+    "SqueezeNet 1.1": 349_151_936,
+    "DenseNet-121": 2_834_161_664,
+}
+# ImageNet-1k top-1 (%) of torchvision's IMAGENET1K_V1 weights, from torchvision's model documentation
+TOP1 = {
+    "AlexNet": 56.522,
+    "VGG-16": 71.592,
+    "VGG-19": 72.376,
+    "GoogLeNet": 69.778,
+    "ResNet-18": 69.758,
+    "ResNet-34": 73.314,
+    "ResNet-50": 76.130,
+    "ResNet-101": 77.374,
+    "ResNet-152": 78.312,
+    "SqueezeNet 1.1": 58.178,
+    "DenseNet-121": 74.434,
+}
+
+
+@pytest.fixture(scope="module")
+def summaries():
+    def on_meta(build):
+        with torch.device("meta"):
+            return summarize(build(), (3, 224, 224))
+
+    return {name: on_meta(build) for name, build in reference_nets.NETWORKS.items()}
+
+
+def test_reference_nets_have_torchvisions_parameter_counts(summaries):
+    assert {name: s.total_params for name, s in summaries.items()} == PARAMS
+
+
+def test_reference_nets_have_the_expected_macs(summaries):
+    assert {name: s.total_macs for name, s in summaries.items()} == MACS
+
+
+def test_published_accuracies_and_their_source():
+    assert reference_nets.PUBLISHED_TOP1 == TOP1
+    assert "torchvision" in reference_nets.TOP1_SOURCE
+
+
+def test_the_data_shows_vgg_is_heavy_and_googlenet_is_efficient():
+    """The claims of the notebook's prose, from the facts its charts are drawn from."""
+    by_params = sorted(PARAMS, key=PARAMS.get, reverse=True)
+    by_macs = sorted(MACS, key=MACS.get, reverse=True)
+    assert set(by_params[:2]) == set(by_macs[:2]) == {"VGG-16", "VGG-19"}
+    density = sorted(TOP1, key=lambda n: TOP1[n] / PARAMS[n], reverse=True)
+    assert density[:2] == ["SqueezeNet 1.1", "GoogLeNet"] and set(density[-2:]) == {"VGG-16", "VGG-19"}
+    front = [n for n in TOP1 if not any(MACS[o] <= MACS[n] and TOP1[o] > TOP1[n] for o in TOP1)]
+    assert "GoogLeNet" in front and "VGG-16" not in front and "VGG-19" not in front
+
+
+def test_a_small_net_runs_for_real():
+    """The meta-device summaries check shapes; one real forward pass checks that the blocks compute."""
+    out = reference_nets.squeezenet1_1().eval()(torch.randn(1, 3, 96, 96))
+    assert out.shape == (1, 1000) and torch.isfinite(out).all()
+
+
+# --- the graded checks, on mutated solutions -----------------------------------------------------------------
+def cell_source(grade_id: str) -> str:
+    """A cell of the solution notebook with its solution and hidden tests unmarked (as the autograder runs it)."""
+    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
+        if nbgrader_meta(cell).get("grade_id") == grade_id:
+            source = SOLUTION_REGION.sub(lambda m: m.group(1), cell.source)
+            return HIDDEN_REGION.sub(lambda m: m.group(1), source)
+    raise AssertionError(f"{NOTEBOOK} has no cell {grade_id!r}")
+
+
+def course_table() -> dict:
+    """The notebook's table, with the facts above and no measurement (as on a machine that skipped them all)."""
+    return {
+        name: dict(params=PARAMS[name], macs=MACS[name], activation_bytes=0, top1=TOP1[name], latency_1=None)
+        for name in PARAMS
+    }
+
+
+def run_check(check_id: str, *function_ids: str, replace: tuple[str, str] | None = None) -> None:
+    """Runs the notebook's set-up cell, the function cells (with ``replace`` applied to their source, a mistake)
+    and then the check cell with its hidden tests; raises what the check raises."""
+    namespace = solution_code(NOTEBOOK)
+    sources = {grade_id: cell_source(grade_id) for grade_id in function_ids}
+    if replace:
+        mutated = [grade_id for grade_id, source in sources.items() if replace[0] in source]
+        assert mutated, f"the mutation {replace[0]!r} no longer applies to {function_ids}"
+        sources[mutated[0]] = sources[mutated[0]].replace(*replace)
+    for grade_id, source in sources.items():
+        exec(compile(source, grade_id, "exec"), namespace)
+    namespace["table"] = course_table()
+    exec(compile(cell_source(check_id), check_id, "exec"), namespace)
+
+
+WARM_UP = "        for _ in range(warmup):\n            model(inputs)\n"
+
+LATENCY_MISTAKES = {
+    "no warm-up": (WARM_UP, ""),
+    "the warm-up passes timed too": (
+        WARM_UP + "        for _ in range(repeats):\n",
+        "        for _ in range(warmup + repeats):\n",
+    ),
+    "the mean instead of the median": ("statistics.median(", "statistics.mean("),
+    "autograd left on": ("with torch.no_grad():", "if True:"),
+    "no synchronize": ("torch.cuda.synchronize(inputs.device)", "pass"),
+}
+
+
+def test_the_latency_check_passes_the_solution():
+    run_check("latency_check", "latency_function")
+
+
+@pytest.mark.parametrize("mistake", LATENCY_MISTAKES)
+def test_the_latency_check_catches(mistake):
+    with pytest.raises(CheckFailed) as failure:
+        run_check("latency_check", "latency_function", replace=LATENCY_MISTAKES[mistake])
+    assert re.search(r"expected", str(failure.value)), str(failure.value)
+
+
+def test_timed_warm_up_is_caught_by_the_slow_first_calls():
+    """That mistake runs the right number of passes, so only the module with slow first calls can see it."""
+    with pytest.raises(CheckFailed, match="first 4 calls"):
+        run_check(
+            "latency_check", "latency_function", replace=LATENCY_MISTAKES["the warm-up passes timed too"]
+        )
+
+
+def test_the_mean_is_caught_by_the_outliers():
+    with pytest.raises(CheckFailed, match="2 calls in 5"):
+        run_check(
+            "latency_check", "latency_function", replace=LATENCY_MISTAKES["the mean instead of the median"]
+        )
+
+
+RANKING_MISTAKES = {
+    "most expensive first": ("(cost(table[name]), name))", "(cost(table[name]), name), reverse=True)"),
+    "ties in table order": ("(cost(table[name]), name))", "cost(table[name]))"),
+}
+
+
+def test_the_ranking_check_passes_the_solution():
+    run_check("ranking_check", "ranking_function", "phone_cost_function")
+
+
+@pytest.mark.parametrize("mistake", RANKING_MISTAKES)
+def test_the_ranking_check_catches(mistake):
+    with pytest.raises(CheckFailed, match="expected"):
+        run_check(
+            "ranking_check", "ranking_function", "phone_cost_function", replace=RANKING_MISTAKES[mistake]
+        )
+
+
+PHONE_COST_MISTAKES = {
+    "returns a skipped measurement (None)": (
+        'return (row["macs"]',
+        'return row["latency_1"]\n    return (row["macs"]',
+    ),
+    "computes with a skipped measurement": (
+        'return (row["macs"]',
+        'return row["latency_1"] * 0 + (row["macs"]',
+    ),
+    "reads a column the table lacks": ('return (row["macs"]', 'return row["flops"] + (row["macs"]'),
+}
+
+
+@pytest.mark.parametrize("mistake", PHONE_COST_MISTAKES)
+def test_the_phone_cost_check_catches(mistake):
+    with pytest.raises(CheckFailed, match="phone_cost"):
+        run_check(
+            "ranking_check", "ranking_function", "phone_cost_function", replace=PHONE_COST_MISTAKES[mistake]
+        )
+
+
+# --- the measurement's budget ----------------------------------------------------------------------------------
+def test_the_measurement_reads_its_budget_from_one_place_and_says_what_it_skipped(capsys):
+    """With no time left, every (network, batch) pair is skipped, and each skip is printed with its reason."""
+    cells = [c for c in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    measuring = next(c.source for c in cells if "MEASUREMENT_BUDGET_S" in c.source and "time_one" in c.source)
+    sizes = next(c.source for c in cells if "def summary_of" in c.source)
+    namespace = solution_code(NOTEBOOK)
+    namespace["NETWORKS"] = {"SqueezeNet 1.1": reference_nets.squeezenet1_1, "VGG-16": reference_nets.vgg16}
+    exec(compile(sizes, "sizes", "exec"), namespace)
+    namespace["MEASUREMENT_BUDGET_S"] = {"cpu": 0.0}
+    namespace["device"] = torch.device("cpu")
+    namespace["measure_latency"] = lambda *args, **kwargs: pytest.fail("timed a pass with no budget left")
+    capsys.readouterr()
+    exec(compile(measuring, "measuring", "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "measured 0 of 6" in printed and "budget 0 s" in printed
+    assert len(namespace["skipped"]) == 6
+    assert "skipped VGG-16 at batch 64: over 1 G MACs per image" in printed
+    assert "skipped SqueezeNet 1.1 at batch 1: needs about" in printed
