@@ -8,6 +8,7 @@ an entry (Apple's ``mps``, say) uses the ``"cpu"`` one.
     medium  deeper plain nets without batch norm, the AlexNet and ZFNet minis (notebooks 02, 03): about
             40 s (AlexNet-mini) and a few minutes (ZFNet-mini) on a 2-core CPU; 12-14 s on an H100
             with seven runs sharing it.
+    inception  GoogLeNet-mini (notebook 05): a few epochs, about 25 s on a 2-core CPU.
     long    ResNet minis: meant for a GPU; slow on a CPU (a guess, to be tuned with its notebook).
 
 To add a budget for a later notebook, add a row to ``BUDGETS``; a notebook that needs a one-off
@@ -62,6 +63,12 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     "medium": {
         "cpu": Budget(epochs=12, batch_size=128, lr=0.05),
         "cuda": Budget(epochs=12, batch_size=128, lr=0.05),
+    },
+    # GoogLeNet-mini (notebook 05): a step costs several LeNet steps (four Inception modules, 24 convs
+    # with batch norm), so few epochs; batch norm lets it learn at short's lr.
+    "inception": {
+        "cpu": Budget(epochs=3, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=3, batch_size=128, lr=0.1),
     },
     "long": {
         "cpu": Budget(epochs=15, batch_size=128, lr=0.1),

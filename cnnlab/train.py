@@ -343,7 +343,9 @@ def _main_and_aux(outputs, aux_weight: float | None) -> tuple[torch.Tensor, tupl
     """A training-mode output split into the main logits and the auxiliary ones (none for a plain model)."""
     if isinstance(outputs, torch.Tensor):
         return outputs, ()
-    if not (isinstance(outputs, tuple | list) and outputs and all(isinstance(o, torch.Tensor) for o in outputs)):
+    if not (
+        isinstance(outputs, tuple | list) and outputs and all(isinstance(o, torch.Tensor) for o in outputs)
+    ):
         raise ConfigError(
             f"in training mode the model should return a tensor of class scores, or a tuple (logits, "
             f"aux_logits, ...) of tensors; it returned a {type(outputs).__name__}."
