@@ -64,15 +64,15 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "cpu": Budget(epochs=12, batch_size=128, lr=0.05),
         "cuda": Budget(epochs=12, batch_size=128, lr=0.05),
     },
-    # GoogLeNet-mini (notebook 05): a step costs several LeNet steps (four Inception modules, 24 convs
+    "long": {
+        "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
+    },
+    # GoogLeNet-mini (notebook 05): a step costs several LeNet steps (four Inception modules of six convs each,
     # with batch norm), so few epochs; batch norm lets it learn at short's lr.
     "inception": {
         "cpu": Budget(epochs=3, batch_size=128, lr=0.1),
         "cuda": Budget(epochs=3, batch_size=128, lr=0.1),
-    },
-    "long": {
-        "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
-        "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
     },
 }
 
