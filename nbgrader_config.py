@@ -29,13 +29,16 @@ c.Execute.timeout = 300
 # which starts each kernel with the course's environment (OMP_WAIT_POLICY=PASSIVE, cnnlab/kernel_env.py) set
 # before torch loads. That environment goes into nbgrader's own too, so a kernel started from any spec inherits
 # it; and where `cnnlab` is not installed (a GPU box with only `python3`, another Jupyter) nbgrader uses ipykernel's
-# `python3` instead of failing with "No such kernel". The module is loaded by its path, without importing the
-# cnnlab package (and torch) into nbgrader.
-_spec = importlib.util.spec_from_file_location(
-    "_cnnlab_kernel_env", os.path.join(HERE, "cnnlab", "kernel_env.py")
-)
-_kernel_env = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_kernel_env)
+# `python3` instead of failing with "No such kernel". Importing cnnlab.kernel_env is cheap (cnnlab loads torch only
+# when a tool is used); where nbgrader runs from an environment without cnnlab, the copy beside this file serves.
+try:
+    from cnnlab import kernel_env as _kernel_env
+except ImportError:
+    _spec = importlib.util.spec_from_file_location(
+        "_cnnlab_kernel_env", os.path.join(HERE, "cnnlab", "kernel_env.py")
+    )
+    _kernel_env = importlib.util.module_from_spec(_spec)
+    _spec.loader.exec_module(_kernel_env)
 os.environ.update(_kernel_env.KERNEL_ENV)
 if not _kernel_env.kernel_spec_installed():
     c.Execute.kernel_name = _kernel_env.FALLBACK_KERNEL_NAME

@@ -1,6 +1,7 @@
-"""Latency of one explorer update, against doing the same with a real forward pass: VGG-16 at 224×224, and
-notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227, and notebook 05's
-Inception-module explorer at 28×28.
+"""Latency of one explorer update, against doing the same with a real forward pass: VGG-16 at 224×224,
+notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227, notebook 04's
+VGG explorer (its own explore cell, over the reference VGG) at 224×224, and notebook 05's Inception-module explorer
+at 28×28.
 
     .venv/bin/python bench/widget_latency.py [--updates 100] [--forward-reps 5]
 
@@ -49,6 +50,16 @@ ZFNET_STEPS = [
         conv4_filters=384,
         conv5_filters=256,
     ),
+]
+
+VGG_NOTEBOOK = "04_vgg/vgg.ipynb"
+# Notebook 04's explorer, through VGG-19, a narrower VGG-16, batch norm and a 32×32 input, and back to VGG-16
+VGG_STEPS = [
+    dict(stage3_convs=4, stage4_convs=4, stage5_convs=4),
+    dict(stage3_convs=3, stage4_convs=3, stage5_convs=3, base_width=32),
+    dict(base_width=64, batch_norm=True),
+    dict(batch_norm=False, input_size=32),
+    dict(input_size=224),
 ]
 
 # VGG-16 (configuration D): conv widths, "M" for a 2×2 max pool
@@ -151,6 +162,14 @@ def main() -> None:
         227,
         args,
     )
+    vgg_cells = solution_code(
+        VGG_NOTEBOOK, "vgg_configurations", "conv3x3_function", "vgg_stage_function", "vgg_class",
+        "vgg_explorer_function",
+    )  # fmt: skip
+    vgg04_explorer = eval(explorer_cell(VGG_NOTEBOOK), dict(vgg_cells))
+    vgg04_p50, vgg04_p95, vgg04_forward_ms = measure(
+        "VGG (notebook 04)", vgg04_explorer, VGG_STEPS, lambda: vgg_cells["VGG"](), 224, args
+    )
     inception = solution_code(
         GOOGLENET_NOTEBOOK, "naive_module", "conv_bn", "inception_module", "explorer_builder"
     )
@@ -164,12 +183,14 @@ def main() -> None:
         args,
         in_channels=1,
     )
-    worst = max(p95, zf_p95, in_p95)
+    worst = max(p95, zf_p95, vgg04_p95, in_p95)
     print(f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'}")
     print(
         f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
         f"zfnet_p50_ms={zf_p50:.1f} zfnet_p95_ms={zf_p95:.1f} zfnet_forward_ms={zf_forward_ms:.1f} "
         f"zfnet_ratio={zf_forward_ms / zf_p95:.1f} "
+        f"vgg04_p50_ms={vgg04_p50:.1f} vgg04_p95_ms={vgg04_p95:.1f} vgg04_forward_ms={vgg04_forward_ms:.1f} "
+        f"vgg04_ratio={vgg04_forward_ms / vgg04_p95:.1f} "
         f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f}"
     )
 

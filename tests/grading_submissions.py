@@ -79,6 +79,9 @@ CASES = [
     Case("stubborn_loop", losing("tiny_net_check"), "timeout", "did not stop when interrupted"),
     Case("memory_hog", losing("tiny_net_check"), "graded", "tiny_net_params ran out of memory"),
     Case("fork_bomb", losing("tiny_net_check"), "graded", "tiny_net_params hit the process limit"),
+    Case("spawn_sleepers", FULL, "graded", "autograd_by_hand hit the process limit"),
+    Case("spawn_until_limit", FULL, "graded", output=("sleepers, then:",)),
+    Case("kernel_env", FULL, "graded", output=("OMP_WAIT_POLICY=PASSIVE",)),
     Case(
         "kernel_exit",
         losing("tiny_net_check"),

@@ -89,6 +89,11 @@ def test_the_bundle_holds_the_course(dist):
     ) == sorted(p.relative_to(ROOT / "lectures") for p in (ROOT / "lectures").glob("*/*.ipynb"))
     assert (bundle / "README.md").read_text() == (ROOT / "lectures" / "README.md").read_text()
     assert os.access(bundle / "setup.sh", os.X_OK)
+    # Validate runs every cell: the course's per-cell limit, not nbgrader's 30 s, which a training run exceeds
+    limit = next(
+        line for line in (ROOT / "nbgrader_config.py").read_text().splitlines() if "c.Execute.timeout" in line
+    )
+    assert limit.split("#")[0].strip() in (bundle / "nbgrader_config.py").read_text()
     (wheel,) = (bundle / "wheels").glob("cnnlab-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnnlab/data/course.py" in names and "cnnlab/kernel_env.py" in names

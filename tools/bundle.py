@@ -10,6 +10,7 @@ What a student unpacks and runs (``./setup.sh``):
     setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
                          data/, installs the course's kernel and starts JupyterLab on notebooks/
     environment.yml      the same dependencies for conda
+    nbgrader_config.py   the per-cell time limit of nbgrader's Validate, the course's own
 
 The dataset is generated on the student's machine, as in the repository: the wheel holds its generator and the
 SHA-256 it must have. The grading kit stays out: students never run it, and it is the instructor's tool
@@ -131,6 +132,22 @@ class WriteSetup:
         (bundle / "environment.yml").write_text("\n".join(lines) + "\n")
 
 
+class WriteNbgraderConfig:
+    """nbgrader_config.py beside notebooks/, where JupyterLab starts: Validate runs every cell, and nbgrader's
+    default of 30 s a cell would fail a correct training run; the limit is the course's own (nbgrader_config.py)."""
+
+    def __call__(self, bundle: Path) -> None:
+        from traitlets.config.loader import PyFileConfigLoader
+
+        course = PyFileConfigLoader("nbgrader_config.py", path=str(ROOT)).load_config()
+        timeout = course.Execute.timeout
+        (bundle / "nbgrader_config.py").write_text(
+            "# nbgrader's settings for this course (Validate in JupyterLab runs every cell of a notebook).\n"
+            "c = get_config()  # noqa: F821\n"
+            f"c.Execute.timeout = {timeout}  # seconds a cell may run: a training run on one slow core fits\n"
+        )
+
+
 class Archive:
     """dist/cnn-architectures.tar.gz, for handing out as one file."""
 
@@ -139,7 +156,7 @@ class Archive:
             archive.add(bundle, arcname=NAME)
 
 
-STEPS = [CopyNotebooks(), BuildStudentWheel(), WriteSetup(), Archive()]
+STEPS = [CopyNotebooks(), BuildStudentWheel(), WriteSetup(), WriteNbgraderConfig(), Archive()]
 
 
 def build_bundle(dist: Path = DIST) -> Path:

@@ -16,9 +16,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def project_dependencies(dev: bool = True) -> list[str]:
-    """pyproject.toml's dependencies, with the dev extra's when ``dev``."""
+    """pyproject.toml's dependencies, with the dev extra's when ``dev``; an extra of the project itself
+    (``cnnlab[postgres]``) is replaced by that extra's dependencies, since conda cannot install cnnlab by name."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return list(project["dependencies"]) + (project["optional-dependencies"]["dev"] if dev else [])
+    extras = project["optional-dependencies"]
+
+    def expand(requirements: list[str]) -> list[str]:
+        out = []
+        for requirement in requirements:
+            if requirement.startswith(f"{project['name']}["):
+                for extra in requirement[requirement.index("[") + 1 : requirement.index("]")].split(","):
+                    out += expand(extras[extra.strip()])
+            else:
+                out.append(requirement)
+        return out
+
+    return expand(list(project["dependencies"]) + (extras["dev"] if dev else []))
 
 
 def render() -> str:

@@ -112,3 +112,45 @@ def checksum(folder: Path, ignored=lambda name: False) -> str:
                 for block in iter(lambda: handle.read(1 << 20), b""):
                     digest.update(block)
     return digest.hexdigest()
+
+
+def needs_course_data(course: Course, assignment: str) -> bool:
+    """Whether the assignment's notebooks load the course dataset."""
+    return any(
+        "load_course_data" in path.read_text(encoding="utf-8")
+        or "cnnlab.data" in path.read_text(encoding="utf-8")
+        for path in course.source_notebooks(assignment)
+    )
+
+
+def ensure_course_data(course: Course, assignment: str) -> None:
+    """Before anyone is graded: the dataset the notebooks load is built and intact (its SHA-256 checked).
+
+    Kernels see it read-only and cannot build it; without it every student would lose the checks after the
+    cell that loads it. It is deterministic, so it is built here, once; where that is impossible, the run stops.
+    """
+    if not needs_course_data(course, assignment):
+        return
+    from ..data.course import dataset_path
+    from ..data.course import ensure_course_data as build
+    from ..errors import DataError
+    from .report import say
+    from .sandbox import course_data_root
+
+    root = course_data_root()
+    try:
+        if not dataset_path(root).is_file():  # fail before a minute of rendering, not after
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise DataError(f"cannot create {root}: {error.strerror or error}") from None
+            if not os.access(root, os.W_OK):
+                raise DataError(f"{root} is not writable")
+        path, built = build(root)
+    except DataError as error:
+        raise GraderError(
+            f"{assignment} loads the course dataset, which is not in place at {dataset_path(root)} and cannot be "
+            f"built from here ({str(error).rstrip('.')}): build it first with python -m cnnlab.data build"
+        ) from None
+    if built:
+        say(f"built the course dataset {path} before grading (the notebooks load it; its SHA-256 is checked)")

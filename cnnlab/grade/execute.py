@@ -40,7 +40,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Any, Float, Integer, List, Unicode
 
 from . import guard
-from .kernel import SandboxedKernelManager
+from .kernel import DROPPED, SandboxedKernelManager
 from .sandbox import KernelBox, kernel_environment, kill_processes_of
 
 NOTES: list[dict] = []  # what happened, per notebook and cell; the worker empties it after each submission
@@ -194,7 +194,7 @@ class GradingExecute(Execute):
         run = self._run
         if cell.cell_type != "code" or not cell.source.strip():
             return cell, resources
-        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
         if run.stopped:
             if utils.is_grade(cell):
                 cell.outputs = [_error("NotRun", f"this cell did not run: {run.stopped}")]
@@ -206,10 +206,18 @@ class GradingExecute(Execute):
                 run.snapshot_taken = True
             if is_test_cell(cell) and self.guard_sources:
                 probe_passed = self._guard(name)
+            DROPPED.clear()
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as error:
             self._stop(cell, name, unresponsive=isinstance(error, CellTimeoutError))
             return cell, self.resources
+        if DROPPED:
+            dropped = f"the kernel sent {len(DROPPED)} unreadable message(s) during {name} ({DROPPED[0]})"
+            if utils.is_grade(cell):  # one of them may have been this cell's error: its result is not known
+                cell.outputs.append(_error("UnreadableKernelMessage", dropped + ": this cell scores 0"))
+                dropped += f": {name} scores 0"
+            _note("garbled", run.notebook, name, dropped)
+            DROPPED.clear()
         if probe_passed:
             cell.outputs.append(
                 _error(

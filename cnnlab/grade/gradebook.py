@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
+import time
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -35,6 +37,8 @@ RECORDS = Table(
     Column("seconds", Float, nullable=False),
 )
 
+SCHEMA_LOCK = 0x636E6E6C6162  # PostgreSQL advisory lock held while a gradebook's tables are created
+ATTEMPTS = 5  # a server gradebook written by several shards at once: tries of a step that can lose a race
 _STUDENT_FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 _GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
 _COMMENT_FIELDS = ("auto_comment", "manual_comment")
@@ -52,15 +56,42 @@ def opened(url: str, course_id: str = "default_course", must_exist: bool = False
         path = Path(url[len("sqlite:///") :])
         if not path.is_file():
             raise GraderError(f"expected a gradebook at {path}, found no such file")
-    try:
-        gradebook = Gradebook(url, course_id)
-        RECORDS.metadata.create_all(gradebook.engine)
-    except Exception as error:  # noqa: BLE001 - sqlalchemy raises many kinds; all mean "cannot open"
-        raise GraderError(f"cannot open the gradebook {url}: {str(error).splitlines()[0]}") from None
+    for attempt in range(ATTEMPTS):
+        try:
+            with _schema_lock(url):
+                gradebook = Gradebook(url, course_id)
+                RECORDS.metadata.create_all(gradebook.engine)
+            break
+        except Exception as error:  # noqa: BLE001 - sqlalchemy raises many kinds; all mean "cannot open"
+            # Two shards opening a new server database at once both create its tables: one loses the race
+            if url.startswith("sqlite") or attempt == ATTEMPTS - 1:
+                raise GraderError(f"cannot open the gradebook {url}: {str(error).splitlines()[0]}") from None
+            time.sleep(0.2 + random.random())
     try:
         yield gradebook
     finally:
         gradebook.close()
+
+
+@contextmanager
+def _schema_lock(url: str):
+    """On PostgreSQL, one process at a time creates a new gradebook's tables: nbgrader creates them, then its
+    ``alembic_version`` table only if there were none, so a second shard starting at once would see half a schema."""
+    if not url.startswith("postgresql"):
+        yield
+        return
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+    finally:
+        engine.dispose()
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -153,6 +184,21 @@ def install_assignment(gradebook, structure: dict) -> None:
                 source=cell["source"],
                 checksum=cell["checksum"],
             )
+
+
+def install_assignment_once(gradebook, structure: dict) -> None:
+    """``install_assignment``, committed; where another process installs it at the same time, theirs stays."""
+    for attempt in range(ATTEMPTS):
+        try:
+            if assignment_structure(gradebook, structure["name"]) is None:
+                install_assignment(gradebook, structure)
+            gradebook.db.commit()
+            return
+        except Exception:
+            gradebook.db.rollback()
+            if attempt == ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 + random.random())
 
 
 def ensure_assignment(gradebook, structure: dict, where: str) -> None:

@@ -10,14 +10,52 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
+import time
+from queue import Empty
 
+from jupyter_client.asynchronous import AsyncKernelClient
+from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Any, Dict
+from traitlets import Any, Dict, DottedObjectName, Type
+
+DROPPED: list[str] = []  # messages from the kernel that could not be read, since the grader last looked
+
+
+class TolerantChannel(AsyncZMQSocketChannel):
+    """A channel that drops a message it cannot read (a bad signature, missing frames) instead of raising.
+
+    The kernel runs the student's code: a kernel at its process limit has been seen to send iopub messages with
+    an invalid signature, and jupyter_client's ``ValueError`` then failed the grader itself, for good, on that
+    submission. The execution notes each drop (``DROPPED``), and a graded cell during which one happened scores 0.
+    """
+
+    async def get_msg(self, timeout: float | None = None) -> dict:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            if not await self.socket.poll(None if remaining is None else int(remaining * 1000)):
+                raise Empty
+            frames = await self.socket.recv_multipart()
+            try:
+                _, message = self.session.feed_identities(frames)
+                return self.session.deserialize(message)
+            except Exception as error:  # noqa: BLE001 - whatever the kernel sent, it is unreadable
+                DROPPED.append(f"{type(error).__name__}: {str(error)[:60]}")
+
+
+class TolerantKernelClient(AsyncKernelClient):
+    shell_channel_class = Type(TolerantChannel)
+    iopub_channel_class = Type(TolerantChannel)
+    stdin_channel_class = Type(TolerantChannel)
+    control_channel_class = Type(TolerantChannel)
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel with ``sandbox.kernel_command`` in ``box``, with ``environment`` as its only variables."""
 
+    client_class = DottedObjectName("cnnlab.grade.kernel.TolerantKernelClient")
+    client_factory = Type(TolerantKernelClient)
     isolation = Any(None)  # sandbox.Isolation
     box = Any(None)  # sandbox.KernelBox
     environment = Dict()
@@ -32,7 +70,16 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None) -> list[str]:
         from .sandbox import kernel_command
 
-        return kernel_command(self.isolation, self.box, super().format_kernel_cmd(extra_arguments))
+        argv = super().format_kernel_cmd(extra_arguments)
+        # A kernel spec that names a Python by its path (the course's `cnnlab` spec names the venv's) runs in the
+        # grader's own Python: the one the sandbox shows, and one the grader's user can read.
+        if (
+            argv
+            and os.path.basename(argv[0]).startswith("python")
+            and argv[1:3] == ["-m", "ipykernel_launcher"]
+        ):
+            argv[0] = sys.executable
+        return kernel_command(self.isolation, self.box, argv)
 
     async def _async_pre_start_kernel(self, **kw):
         kw["cwd"] = str(self.box.work)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+RAN = ("graded", "timeout", "crashed")  # statuses of a submission whose notebooks ran
+
 
 def say(message: str) -> None:
     print(f"cnnlab.grade: {message}", file=sys.stderr, flush=True)
@@ -29,6 +31,9 @@ class Progress:
 
     def __init__(self, total: int):
         self.statuses: Counter[str] = Counter()
+        self.failures: list[
+            set[tuple[str, str]]
+        ] = []  # per submission whose notebooks ran: (check, first error)
         self.seconds = 0.0
         # In a log file (a batch job), one line every half minute rather than a redraw every few seconds
         every = 0.5 if sys.stderr.isatty() else 30
@@ -41,8 +46,10 @@ class Progress:
             mininterval=every,
         )
 
-    def done(self, student: str, status: str, seconds: float) -> None:
+    def done(self, student: str, status: str, seconds: float, failures=None) -> None:
         self.statuses[status] += 1
+        if status in RAN:
+            self.failures.append({tuple(failure) for failure in failures or ()})
         self.seconds += seconds
         self._bar.set_postfix_str(f"{student}: {status}", refresh=False)
         self._bar.update(1)
@@ -51,6 +58,17 @@ class Progress:
 
     def close(self) -> None:
         self._bar.close()
+
+    def shared_failure(self) -> tuple[int, str, str] | None:
+        """(how many, check, first error) when two or more submissions ran and every one failed that check
+        after that same first error: almost always a broken course, not a class that made one mistake."""
+        if len(self.failures) < 2:
+            return None
+        common = set.intersection(*self.failures)
+        if not common:
+            return None
+        check, first = sorted(common)[0]
+        return len(self.failures), check, first
 
 
 def summary(progress: Progress, kept: int, elapsed: float, workers: int) -> str:

@@ -14,7 +14,15 @@ from pathlib import Path
 import nbformat
 
 from . import gradebook as gb
-from .course import Course, Submission, checksum, find_submissions, load_course, with_tools_on_path
+from .course import (
+    Course,
+    Submission,
+    checksum,
+    ensure_course_data,
+    find_submissions,
+    load_course,
+    with_tools_on_path,
+)
 from .errors import GraderError
 from .options import GradeOptions, usable_cores
 from .pool import WorkerPool
@@ -39,15 +47,36 @@ def _structure(course: Course, gradebook, target: str, assignment: str) -> dict:
     if structure is not None:
         return structure
     if target != course.db_url:
+        require_gradebook(course, assignment)
         with gb.opened(course.db_url, course.course_id, must_exist=True) as course_gradebook:
             structure = gb.assignment_structure(course_gradebook, assignment)
     if structure is None:
         raise GraderError(
-            f"the assignment {assignment} is not in the gradebook {course.db_url}: "
-            f"run nbgrader generate_assignment {assignment} first"
+            f"the assignment {assignment} is not in the gradebook {course.db_url}: release it first with "
+            f"{release_command(course, assignment)}"
         )
-    gb.install_assignment(gradebook, structure)
+    gb.install_assignment_once(gradebook, structure)
     return structure
+
+
+def release_command(course: Course, assignment: str) -> str:
+    """How this course records an assignment in its gradebook: its release script, else nbgrader's command."""
+    script = (course.root / course.source_directory).parent / "tools" / "release.py"  # beside solutions/
+    if script.is_file():
+        shown = script.relative_to(course.root) if script.is_relative_to(course.root) else script
+        return f"python {shown} {assignment}"
+    return f"nbgrader generate_assignment {assignment}"
+
+
+def require_gradebook(course: Course, assignment: str) -> None:
+    """The course's SQLite gradebook must be there (opening it would create an empty one)."""
+    if course.db_url.startswith("sqlite:///"):
+        path = Path(course.db_url[len("sqlite:///") :])
+        if not path.is_file():
+            raise GraderError(
+                f"expected a gradebook at {path}, found no such file: release the assignment first with "
+                f"{release_command(course, assignment)}"
+            )
 
 
 def graded_cells(course: Course, structure: dict) -> list[tuple[str, str]]:
@@ -157,6 +186,8 @@ def grade_command(options: GradeOptions) -> int:
     if options.shard:
         submissions = [s for s in submissions if options.shard.holds(s.student)]
     target = shard_gradebook(course, options)
+    if target == course.db_url:
+        require_gradebook(course, options.assignment)
     with gb.opened(target, course.course_id) as gradebook:
         structure = _structure(course, gradebook, target, options.assignment)
         sums = {s.student: checksum(s.folder, course.ignored) for s in submissions}
@@ -170,6 +201,7 @@ def grade_command(options: GradeOptions) -> int:
         )
         progress = None
         if todo:
+            ensure_course_data(course, options.assignment)
             with _scratch() as scratch, WorkerPool(min(options.workers, len(todo)), str(scratch)) as pool:
                 isolation = detect(options.memory_mb, options.unsafe, scratch)  # a refusal comes first, alone
                 say(plan)
@@ -186,6 +218,12 @@ def grade_command(options: GradeOptions) -> int:
         say(summary(progress, kept, time.monotonic() - started, min(options.workers, len(todo))))
     if options.csv:
         say(f"grades written to {options.csv}")
+    if progress is not None and (shared := progress.shared_failure()):
+        say(
+            f"WARNING: all {shared[0]} submissions that ran failed {shared[1]} after the same error ({shared[2]}): "
+            "that is almost always the course, not the class; check it (its dataset, its release, the solution "
+            "notebook) before publishing these grades"
+        )
     failures = [row["student"] for row in rows if row["status"] == "error"]
     if failures:
         say(
@@ -238,7 +276,7 @@ def _grade(run: _Run, todo: list[Submission], isolation, pool: WorkerPool) -> Pr
 
     def on_result(result: dict) -> None:
         _save(run, result)
-        progress.done(result["student"], result["status"], result.get("seconds", 0.0))
+        progress.done(result["student"], result["status"], result.get("seconds", 0.0), result.get("failures"))
         shutil.rmtree(folders[result["student"]], ignore_errors=True)
 
     try:

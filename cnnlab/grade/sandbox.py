@@ -25,6 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..kernel_env import KERNEL_ENV
 from .errors import GraderError
 
 PROCESS_HEADROOM = 256  # tasks (processes and threads) a kernel may add to what its user already runs
@@ -133,6 +134,12 @@ def _read_only_folders() -> tuple[str, ...]:
     import cnnlab
 
     folders = [sys.base_prefix, sys.prefix, str(Path(cnnlab.__file__).resolve().parent)]
+    # site folders beyond the environment's own (a .pth file's site.addsitedir): packages, never the course
+    folders += [
+        entry
+        for entry in sys.path[1:]
+        if Path(entry).name in ("site-packages", "dist-packages") and os.path.isdir(entry)
+    ]
     kept: list[str] = []
     for folder in sorted({str(Path(f).resolve()) for f in folders}):
         if folder.startswith("/usr/") or any(folder.startswith(k + "/") for k in kept):
@@ -260,6 +267,7 @@ def kernel_environment(
 ) -> dict[str, str]:
     """The kernel's environment: what the course needs, none of the instructor's variables (tokens, keys)."""
     env = {
+        **KERNEL_ENV,  # the course's kernel settings, read by OpenMP when torch loads
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(box.home),
         "USER": "student",

@@ -22,6 +22,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import explain
 from .gradebook import export_submission, import_submission, opened
 from .sandbox import Isolation
 
@@ -173,6 +174,7 @@ def grade_submission(setup: WorkerSetup, slot: int, task: Task, fonts: list[str]
         "submission": submission,
         "files": files,
         "seconds": time.monotonic() - started,
+        "failures": findings.failures,
     }
 
 
@@ -205,8 +207,9 @@ def copy_plain_files(source: Path, destination: Path) -> list[str]:
 def _private_config(
     setup: WorkerSetup, slot: int, root: Path, url: str, submitted: Path, fonts: list[str] | None
 ):
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute
+    from nbgrader.preprocessors import Execute, GetGrades
 
     from .execute import GradingExecute
 
@@ -234,6 +237,8 @@ def _private_config(
     config.GradingExecute.font_cache = list(fonts or [])
     config.GradingExecute.guard_sources = setup.guard_sources
     config.GradingExecute.guard_bindings = setup.guard_bindings
+    # nbgrader's feedback would show the hidden tests' source and tracebacks that quote them (nbgrader#917)
+    config.GenerateFeedback.preprocessors = [GetGrades, explain.HideHiddenTests, CSSHTMLHeaderPreprocessor]
     return config
 
 
@@ -294,6 +299,7 @@ class _Findings:
         self.missing: list[str] = []
         self.invalid: list[str] = []
         self.remarks: list[str] = []
+        self.failures: list[tuple[str, str]] = []  # (check, first error): the run looks for one all share
 
     def refused(self, error: str) -> None:
         self.invalid, self.readable = self.invalid + self.readable, []
@@ -308,8 +314,12 @@ class _Findings:
                 continue
             import nbformat
 
-            for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
-                where = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {index}"
+            executed = nbformat.read(path, as_version=4)
+            failures = explain.failed_checks(executed)
+            self.remarks += explain.failure_reasons(failures)
+            self.failures += [(failure["cell"], failure["first"] or failure["error"]) for failure in failures]
+            for index, cell in enumerate(executed.cells):
+                where = explain.cell_name(cell, index)
                 for output in cell.get("outputs", []):
                     if output.get("output_type") != "error":
                         continue

@@ -1,0 +1,149 @@
+"""The grading kit against a real PostgreSQL server (Debian's, started in a temporary folder by the test):
+``--db postgresql://...``, two shards writing at once, a run killed with SIGKILL halfway and rerun. Same scores
+as SQLite, nothing lost, nothing graded twice (issue 10)."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import grading_services as services
+import grading_submissions as subs
+import pytest
+from course import gradebook_grades, nbgrader_environment
+from test_grade import ASSIGNMENT, MEMORY_MB, _alive, _cmdline, _descendants, kit, sandbox_problem
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    try:
+        with services.postgres_server() as url:
+            yield url
+    except services.Unavailable as why:
+        pytest.skip(f"PostgreSQL cannot start here: {why}")
+
+
+def pg_grades(url: str, student: str) -> dict[str, tuple[float, float, bool]]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(url) as gradebook:
+        submission = gradebook.find_submission(ASSIGNMENT, student)
+        return {
+            grade.name: (grade.score, grade.max_score, grade.needs_manual_grade)
+            for notebook in submission.notebooks
+            for grade in notebook.grades
+        }
+
+
+def pg_query(url: str, sql: str) -> list[tuple]:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    except Exception:  # noqa: BLE001 - the tables are not there yet
+        return []
+    finally:
+        engine.dispose()
+
+
+def records(url: str) -> dict[str, tuple[str, str]]:
+    rows = pg_query(url, "SELECT student, status, reason FROM cnnlab_grading")
+    return {student: (status, reason) for student, status, reason in rows}
+
+
+def command(folder: Path, url: str, *extra: str) -> list[str]:
+    """The kit's command line, grading ``folder`` into ``url``."""
+    unsafe = ["--unsafe"] if sandbox_problem() else []
+    base = [sys.executable, "-m", "cnnlab.grade", ASSIGNMENT, str(folder), "--db", url, "--memory", MEMORY_MB]
+    return [*base, *extra, *unsafe]
+
+
+def test_two_shards_write_one_postgres_gradebook_at_once(postgres):
+    course = services.reference_class()
+    url = postgres("two_shards")
+    shards = [
+        subprocess.Popen(
+            command(course.submitted, url, "--shard", f"{i}/2", "--workers", "1"),
+            cwd=course.root,
+            env=nbgrader_environment(),
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in (1, 2)
+    ]
+    for shard in shards:
+        assert shard.wait(timeout=600) == 0, shard.stderr.read()
+    reference = course.root / "gradebook.db"
+    for student in services.CLASS:
+        assert pg_grades(url, student) == gradebook_grades(reference, ASSIGNMENT, student), student
+    assert sorted(records(url)) == sorted(services.CLASS)
+    assert pg_query(url, "SELECT count(*) FROM submitted_assignment") == [(len(services.CLASS),)]
+    assert pg_query(url, "SELECT count(*) FROM grade") == [(9 * len(services.CLASS),)], "no grade doubled"
+
+    again = kit(
+        course.root, ASSIGNMENT, "autograde/submitted", "--db", url, "--csv", str(course.root / "pg.csv")
+    )
+    assert again.returncode == 0, again.stderr
+    assert f"0 to grade, {len(services.CLASS)} already graded" in again.stderr
+
+
+def test_a_run_killed_halfway_resumes_in_postgres(postgres, tmp_path):
+    course = services.reference_class()
+    url = postgres("killed")
+    folder = tmp_path / "submitted"
+    for new, old in (
+        ("a", "missing_notebook"),
+        ("b", "perfect"),
+        ("c", "wrong_name"),
+    ):  # b alone runs a kernel
+        shutil.copytree(course.submitted / old, folder / new)
+    run_command = command(folder, url, "--workers", "1")
+    scratch = Path(tempfile.mkdtemp(prefix="kill-"))  # kill -9 leaves the run's working folder behind
+    run = subprocess.Popen(
+        run_command,
+        cwd=course.root,
+        env={**nbgrader_environment(), "TMPDIR": str(scratch)},
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    kernel = None
+    while kernel is None and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.3)
+        if records(url):
+            kernel = next((p for p in _descendants(run.pid) if "ipykernel" in _cmdline(p)), None)
+    assert kernel is not None, "the run never got to b's kernel"
+    doomed = _descendants(run.pid)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    deadline = time.monotonic() + 30
+    while any(_alive(p) for p in doomed) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    shutil.rmtree(scratch, ignore_errors=True)
+    assert list(records(url)) == ["a"], "b was being graded: not saved, not half-saved"
+
+    rerun = subprocess.run(
+        run_command, cwd=course.root, env=nbgrader_environment(), capture_output=True, text=True
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert "2 to grade, 1 already graded" in rerun.stderr
+    assert {s: status for s, (status, _) in records(url).items()} == {
+        "a": "missing",
+        "b": "graded",
+        "c": "missing",
+    }
+    one_run = course.root / "gradebook.db"
+    perfect = gradebook_grades(one_run, ASSIGNMENT, "perfect")
+    assert pg_grades(url, "b") == perfect
+    assert pg_grades(url, "c") == gradebook_grades(one_run, ASSIGNMENT, "wrong_name")
+    assert pg_query(url, "SELECT count(*) FROM submitted_assignment") == [(3,)]
+    assert pg_query(url, "SELECT count(*) FROM grade") == [(3 * 9,)]
+    assert subs.FULL.keys() <= perfect.keys()

@@ -1,0 +1,347 @@
+"""Notebook 04 (VGG) in-process: its reference numbers, its explorers' logic, and its checks against the usual mistakes.
+
+The numbers come from the solution's own classes (torchvision's counts, the lecture's memory table). The mistake
+tests run the notebook's code cells up to the training run, hidden tests included, on solution code with one
+mistake put in, and assert which graded checks fail and that each failure names the layer: one mistake costs only
+its own step (and the whole-network checks where the network repeats it). No kernel, no nbgrader: seconds.
+"""
+
+from __future__ import annotations
+
+import re
+
+import nbformat
+import pytest
+import torch
+from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, explorer_cell, nbgrader_meta, solution_code
+from torch import nn
+
+from cnnlab import summarize
+
+NOTEBOOK = "04_vgg/vgg.ipynb"
+BUILD_CELLS = ("vgg_configurations", "conv3x3_function", "vgg_stage_function", "vgg_class")
+TORCHVISION_PARAMS = {
+    "VGG-11": 132_863_336,
+    "VGG-13": 133_047_848,
+    "VGG-16": 138_357_544,
+    "VGG-19": 143_667_240,
+    "VGG-11-BN": 132_868_840,
+    "VGG-13-BN": 133_053_736,
+    "VGG-16-BN": 138_365_992,
+    "VGG-19-BN": 143_678_248,
+}
+
+
+@pytest.fixture(scope="module")
+def namespace():
+    return solution_code(NOTEBOOK, *BUILD_CELLS, "vgg_explorer_function")
+
+
+def meta_summary(namespace, *args, **kwargs):
+    with torch.device("meta"):
+        model = namespace["VGG"](*args, **kwargs)
+    return summarize(model, (3, kwargs.get("input_size", 224), kwargs.get("input_size", 224)))
+
+
+# --- reference numbers ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", TORCHVISION_PARAMS)
+def test_every_configuration_has_torchvisions_parameter_count(namespace, name):
+    convs = namespace["VGG_CONVS_PER_STAGE"][name.removesuffix("-BN")]
+    summary = meta_summary(namespace, convs, batch_norm=name.endswith("-BN"))
+    assert summary.total_params == TORCHVISION_PARAMS[name]
+
+
+def test_vgg16_macs_and_shapes(namespace):
+    summary = meta_summary(namespace)
+    assert summary.total_macs == 15_470_264_320
+    pools = [row.output_shape for row in summary.rows if row.kind == "MaxPool2d"]
+    assert pools == [(64, 112, 112), (128, 56, 56), (256, 28, 28), (512, 14, 14), (512, 7, 7)]
+    assert [row.params for row in summary.rows if row.kind == "Linear"] == [
+        102_764_544,
+        16_781_312,
+        4_097_000,
+    ]
+
+
+def test_three_3x3_convs_see_what_one_7x7_sees():
+    found = solution_code(NOTEBOOK, "receptive_field_function", "stack_weights_function")
+    from cnnlab.arithmetic import receptive_field
+
+    assert found["receptive_field_size"]([(3, 1)] * 3) == 7 == receptive_field([(7, 1)]).size
+    assert found["stack_weights"](64, 3, 3) == 3 * 9 * 64**2 == 110_592
+    assert found["stack_weights"](64, 7, 1) == 49 * 64**2 == 200_704
+
+
+def test_the_lectures_memory_table_and_the_slides_wrong_total(namespace):
+    table_ns = dict(namespace)
+    cells = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells
+    source = next(c.source for c in cells if c.cell_type == "code" and "def lecture_table" in c.source)
+    exec(source.split("memory_table = ")[0], table_ns)
+    table = table_ns["lecture_table"](meta_summary(namespace))
+    names = [name for name, *_ in table]
+    assert names[:4] == ["input", "conv1_1", "conv1_2", "pool1"] and names[-4:] == [
+        "pool5",
+        "fc6",
+        "fc7",
+        "fc8",
+    ]
+    values = sum(v for _, _, v, _ in table)
+    # the lecture's own rows: 150K + 2×3.2M + 800K + 2×1.6M + 400K + 3×800K + 200K + 3×400K + 100K + 3×100K + 25K + ...
+    assert values == 15_237_608 == (
+        150_528 + 2 * 3_211_264 + 802_816 + 2 * 1_605_632 + 401_408 + 3 * 802_816 + 200_704 + 3 * 401_408
+        + 100_352 + 3 * 100_352 + 25_088 + 4096 + 4096 + 1000
+    )  # fmt: skip
+    assert round(values * 4 / 1e6) == 61  # MB in float32; the slide says 24M values, 96 MB
+    assert 24_000_000 / values > 1.5
+    assert sum(p for *_, p in table) == 138_357_544
+    early = sum(
+        v for name, _, v, _ in table if name == "input" or name[:5] in ("conv1", "conv2", "pool1", "pool2")
+    )
+    fc = sum(p for name, *_, p in table if name.startswith("fc"))
+    assert early / values > 0.6 and fc / 138_357_544 > 0.85
+
+
+def test_the_mini_is_small_and_uses_batch_norm(namespace):
+    mini = dict(
+        convs_per_stage=(1, 1, 2, 2, 2), base_width=8, batch_norm=True, num_classes=10, input_size=32,
+        fc_units=128, dropout=0.0,
+    )  # fmt: skip
+    model = namespace["VGG"](**mini)
+    assert any(isinstance(m, nn.BatchNorm2d) for m in model.modules())
+    assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+    assert model.fc7_features(torch.randn(2, 3, 32, 32)).shape == (2, 128)
+
+
+# --- the explorers ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def vgg_explorer(namespace):
+    """The explorer exactly as the notebook's explore cell builds it."""
+    return eval(explorer_cell(NOTEBOOK), dict(namespace))
+
+
+def test_the_explorer_starts_at_vgg16(vgg_explorer, namespace):
+    assert vgg_explorer.summary == meta_summary(namespace)
+    assert "138,357,544" in vgg_explorer.table_html and vgg_explorer.message == ""
+    assert set(vgg_explorer.controls) == {
+        *(f"stage{s}_convs" for s in range(1, 6)),
+        "base_width",
+        "batch_norm",
+        "input_size",
+    }
+
+
+def test_the_explorer_reaches_every_configuration(vgg_explorer, namespace):
+    for name, convs in namespace["VGG_CONVS_PER_STAGE"].items():
+        for batch_norm in (False, True):
+            vgg_explorer.set(**{f"stage{s}_convs": n for s, n in enumerate(convs, 1)}, batch_norm=batch_norm)
+            expected = TORCHVISION_PARAMS[name + ("-BN" if batch_norm else "")]
+            assert vgg_explorer.summary.total_params == expected
+            assert f"{expected:,}" in vgg_explorer.table_html
+
+
+def test_base_width_and_input_size_and_memory_per_layer(vgg_explorer, namespace):
+    vgg_explorer.controls["base_width"].value = 32  # as a student drags a slider
+    half = meta_summary(namespace, base_width=32)
+    assert vgg_explorer.summary == half
+    assert vgg_explorer.diff.activations.after == half.activation_bytes
+    assert half.activation_bytes * 2 == pytest.approx(meta_summary(namespace).activation_bytes, rel=0.01)
+    vgg_explorer.set(base_width=64, input_size=32)
+    fc6 = next(row for row in vgg_explorer.summary.rows if row.kind == "Linear")
+    assert fc6.params == 4096 * (512 + 1)  # pool5 leaves 512×1×1
+    conv1 = vgg_explorer.summary.rows[0]
+    assert conv1.output_shape == (64, 32, 32) and conv1.activation_bytes == 64 * 32 * 32 * 4
+
+
+def test_an_input_too_small_names_the_pool(vgg_explorer):
+    good_table = vgg_explorer.table_html
+    vgg_explorer.set(input_size=16)
+    assert vgg_explorer.summary is None
+    assert vgg_explorer.message.startswith("POOL5 cannot work on a 1×1 map")
+    assert "Traceback" not in vgg_explorer.message and good_table in vgg_explorer.table_html
+    vgg_explorer.controls["input_size"].value = 48
+    assert vgg_explorer.message == "" and vgg_explorer.summary.output_shape == (1000,)
+
+
+def test_every_refusal_at_the_ends_of_the_sliders_names_its_pool(vgg_explorer):
+    refusals = {}
+    for name, control in vgg_explorer.controls.items():
+        ends = [v for _, v in control.options] if hasattr(control, "options") else [control.min, control.max]
+        for value in ends:
+            for setting in ({name: value}, {"input_size": 16, name: value}):
+                vgg_explorer.reset().set(**setting)
+                if vgg_explorer.message:
+                    refusals[str(setting)] = vgg_explorer.message
+    assert refusals and all(re.match(r"POOL\d cannot work on a \d+×\d+ map", m) for m in refusals.values())
+    assert all("input_size': 16" in setting for setting in refusals)  # every other corner works
+
+
+def test_the_stack_explorer():
+    found = solution_code(
+        NOTEBOOK, "receptive_field_function", "stack_weights_function", "stack_explorer_function"
+    )
+    line = found["stack_against_one_layer"](64, 3)
+    assert "7×7" in line and f"{27 * 64**2:,}" in line and f"{49 * 64**2:,}" in line and "55%" in line
+    box = found["stack_explorer"]()
+    sliders, html = box.children[0].children, box.children[1]
+    sliders[1].value = 5  # depth
+    assert "11×11" in html.value and f"{45 * 64**2:,}" in html.value and f"{121 * 64**2:,}" in html.value
+    sliders[0].value = 128
+    assert html.value == found["stack_against_one_layer"](128, 5)
+
+
+# --- the checks against the usual mistakes ---------------------------------------------------------------------
+
+
+def _checked_cells():
+    """(grade id or None, source with solutions and hidden tests unmarked, is graded) up to the training run."""
+    cells = []
+    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade_id", "").endswith("_training_run"):
+            break
+        if cell.cell_type != "code" or cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
+            continue
+        cells.append((meta.get("grade_id"), cell.source, bool(meta.get("grade"))))
+    return cells
+
+
+CELLS = _checked_cells()
+
+
+def run_with(mistake: tuple[str, str, str] | None = None) -> dict[str, str]:
+    """{graded cell: failure message} of the notebook's cells up to training, with one mistake put in."""
+    failures = {}
+    namespace: dict = {}
+    found = mistake is None
+    for grade_id, source, graded in CELLS:
+        if mistake and grade_id == mistake[0]:
+            assert mistake[1] in source, f"the mistake's text {mistake[1]!r} is not in {grade_id}"
+            source, found = source.replace(mistake[1], mistake[2]), True
+        source = HIDDEN_REGION.sub(lambda m: m.group(1), SOLUTION_REGION.sub(lambda m: m.group(1), source))
+        source = source.replace("data = load_course_data()", "data = None")
+        try:
+            exec(compile(source, grade_id or "cell", "exec"), namespace)
+        except Exception as error:  # noqa: BLE001 - nbgrader scores any error in a graded cell as a failure
+            if graded:
+                failures[grade_id] = f"{type(error).__name__}: {error}"
+    assert found, f"no cell {mistake[0]}"
+    return failures
+
+
+def test_the_solution_passes_every_check_in_process(capsys):
+    assert run_with(None) == {}
+    printed = capsys.readouterr().out
+    assert "the slide's total: 24M values = 96 MB" in printed
+    if torch.cuda.is_available():
+        assert "measured on" in printed
+    else:  # the peak memory of a training step is an estimate here, and says so
+        assert "ESTIMATE (no GPU here, nothing measured)" in printed and "measured on" not in printed
+
+
+MISTAKES = {
+    "stride 2": (
+        "conv3x3_function",
+        "kernel_size=3, stride=1, padding=1",
+        "kernel_size=3, stride=2, padding=1",
+        {"conv3x3_check", "vgg16_check"},  # the parameter counts of the family do not change
+        {"conv3x3_check": "conv1_1", "vgg16_check": "layer 'features.2.3' (MaxPool2d"},
+    ),
+    "no padding": (
+        "conv3x3_function",
+        "kernel_size=3, stride=1, padding=1",
+        "kernel_size=3, stride=1, padding=0",
+        {"conv3x3_check", "vgg16_check"},
+        {"conv3x3_check": "conv1_1"},
+    ),
+    "5×5 kernel": (
+        "conv3x3_function",
+        "kernel_size=3, stride=1, padding=1",
+        "kernel_size=5, stride=1, padding=2",
+        {"conv3x3_check", "vgg16_check", "vgg_family_check"},
+        {"conv3x3_check": "conv1_1"},
+    ),
+    "no bias": (
+        "conv3x3_function",
+        "stride=1, padding=1)",
+        "stride=1, padding=1, bias=False)",
+        {"conv3x3_check", "vgg16_check", "vgg_family_check"},
+        {"conv3x3_check": "conv1_1", "vgg16_check": "VGG-16"},
+    ),
+    "no batch norm": (
+        "conv3x3_function",
+        "    if batch_norm:\n",
+        "    if False:\n",
+        {"conv3x3_check", "vgg_family_check"},
+        {"conv3x3_check": "conv1_1 with batch norm", "vgg_family_check": "VGG-16-BN"},
+    ),
+    "filter count in conv3x3": (
+        "conv3x3_function",
+        "nn.Conv2d(in_channels, out_channels,",
+        "nn.Conv2d(in_channels, in_channels,",
+        {"conv3x3_check", "vgg16_check", "vgg_family_check"},
+        {"conv3x3_check": "conv1_1"},
+    ),
+    "every conv of a stage reads the stage's input": (
+        "vgg_stage_function",
+        "conv3x3(out_channels, out_channels, batch_norm)",
+        "conv3x3(in_channels, out_channels, batch_norm)",
+        {"vgg_stage_check", "vgg16_check", "vgg_family_check"},
+        {"vgg_stage_check": "conv3_1, conv3_2, conv3_3"},
+    ),
+    "one conv too few per stage": (
+        "vgg_stage_function",
+        "for _ in range(num_convs - 1)",
+        "for _ in range(num_convs - 2)",
+        {"vgg_stage_check", "vgg16_check", "vgg_family_check"},
+        {"vgg_stage_check": "stage 3"},
+    ),
+    "pool at stride 1": (
+        "vgg_stage_function",
+        "nn.MaxPool2d(kernel_size=2, stride=2)",
+        "nn.MaxPool2d(kernel_size=2, stride=1)",
+        {"vgg_stage_check", "vgg16_check"},
+        {"vgg_stage_check": "pool3", "vgg16_check": "layer 'classifier.1'"},
+    ),
+    "filter count in a stage width": (
+        "vgg_class",
+        "STAGE_WIDTH_FACTORS = (1, 2, 4, 8, 8)",
+        "STAGE_WIDTH_FACTORS = (1, 2, 4, 4, 8)",
+        {"vgg16_check", "vgg_family_check"},
+        {"vgg16_check": "conv4_1"},
+    ),
+    "batch norm not passed on by the class": (
+        "vgg_class",
+        "num_convs, batch_norm))",
+        "num_convs))",
+        {"vgg_family_check"},
+        {"vgg_family_check": "VGG-16-BN"},
+    ),
+    "FC6 sized for 224 only": (
+        "vgg_class",
+        "nn.Linear(channels * size * size, fc_units)",
+        "nn.Linear(channels * 7 * 7, fc_units)",
+        {"vgg16_check"},
+        {"vgg16_check": "FC6"},
+    ),
+    "receptive field without the jump": (
+        "receptive_field_function",
+        "size += (kernel - 1) * jump",
+        "size += kernel - 1",
+        {"receptive_field_check"},
+        {"receptive_field_check": "AlexNet"},
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda name: name.replace(" ", "-"))
+def test_a_mistake_costs_only_its_own_step(mistake):
+    grade_id, old, new, failing, words = MISTAKES[mistake]
+    failures = run_with((grade_id, old, new))
+    assert set(failures) == failing, failures
+    for cell, word in words.items():
+        assert word in failures[cell], failures[cell]
+    assert all("Traceback" not in message for message in failures.values())
