@@ -10,6 +10,9 @@ import nbformat
 import pytest
 from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, nbgrader_meta
 
+# Each case runs the notebook's check cells (GoogLeNet at 224² included): seconds each, so not in the fast tier.
+pytestmark = pytest.mark.slow
+
 NOTEBOOK = "05_googlenet/googlenet.ipynb"
 # The cells these checks need: the set-up cell comes first; then solutions, helpers and checks in notebook order.
 NEEDED = {
