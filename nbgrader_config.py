@@ -1,5 +1,6 @@
 """nbgrader's configuration for this course: run nbgrader commands from the repository root."""
 
+import importlib.util
 import os
 
 c = get_config()  # noqa: F821  (nbgrader injects get_config)
@@ -18,9 +19,26 @@ c.ZipCollectApp.downloaded_directory = "autograde/downloaded"  # where `nbgrader
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "autograde", "gradebook.db")
 
 # Per-cell limit while autograding. nbgrader 0.9 reads Execute.timeout (not ExecutePreprocessor.timeout).
-# The longest cell is notebook 03's ZFNet-mini run: 2-4 minutes on a 2-core CPU, and over 5 when other work
-# shares the cores (it did in testing). 900 s still stops a runaway cell, and never fails a correct one.
-c.Execute.timeout = 900
+# Every graded training run takes at most 60 s on a 2-core CPU (120 s at one thread, as the grading kit's
+# workers run it; bench/notebook_times.py measures them). 300 s clears the slowest correct cell with a wide
+# margin, also on a loaded machine, and still stops a runaway cell (an endless loop, a far too large model)
+# within minutes rather than a quarter of an hour.
+c.Execute.timeout = 300
+
+# Kernels. The notebooks name the course's kernel spec, `cnnlab`, which ./setup.sh installs into the venv and
+# which starts each kernel with the course's environment (OMP_WAIT_POLICY=PASSIVE, cnnlab/kernel_env.py) set
+# before torch loads. That environment goes into nbgrader's own too, so a kernel started from any spec inherits
+# it; and where `cnnlab` is not installed (a GPU box with only `python3`, another Jupyter) nbgrader uses ipykernel's
+# `python3` instead of failing with "No such kernel". The module is loaded by its path, without importing the
+# cnnlab package (and torch) into nbgrader.
+_spec = importlib.util.spec_from_file_location(
+    "_cnnlab_kernel_env", os.path.join(HERE, "cnnlab", "kernel_env.py")
+)
+_kernel_env = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_kernel_env)
+os.environ.update(_kernel_env.KERNEL_ENV)
+if not _kernel_env.kernel_spec_installed():
+    c.Execute.kernel_name = _kernel_env.FALLBACK_KERNEL_NAME
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -2,7 +2,8 @@
 # Sets up the course on a fresh Linux machine, then starts JupyterLab on lectures/.
 #   ./setup.sh            set up (idempotent) and start JupyterLab
 #   ./setup.sh --no-lab   set up only (CI uses this)
-# It makes .venv, installs every dependency from pyproject.toml, and builds the course dataset.
+# It makes .venv, installs every dependency from pyproject.toml and the course's Jupyter kernel, and builds the
+# course dataset.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,6 +28,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 echo "==> installing the course's dependencies (pyproject.toml)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+# The notebooks name this kernel: it starts with OMP_WAIT_POLICY=PASSIVE set before torch loads, so training
+# stays fast when other programs share the cores (cnnlab/kernel_env.py).
+echo "==> installing the course's Jupyter kernel, 'CNN Architectures (Python 3)'"
+.venv/bin/python -m cnnlab.kernel_env install
 
 echo "==> building the course dataset (cached under data/)"
 .venv/bin/python -m cnnlab.data build

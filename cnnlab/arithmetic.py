@@ -7,6 +7,7 @@ and a configuration that PyTorch refuses raises ``ConfigError`` here, with a sen
 
 import operator
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -90,6 +91,19 @@ def _kernel_too_large(what: str, size: int, kernel: int, padding: int, dilation:
     return f"{where}{window} is larger than {room}: the output would be empty"
 
 
+@contextmanager
+def _named(layer):
+    """A ConfigError raised inside starts with the layer's name: 'C3: kernel 7 is larger than the input 5: ...'."""
+    if layer is not None and (not isinstance(layer, str) or not layer.strip()):
+        raise ConfigError(f'layer must be the layer\'s name, such as "C3", but got {layer!r}')
+    try:
+        yield
+    except ConfigError as error:
+        if layer is None:
+            raise
+        raise ConfigError(f"{layer.strip()}: {error}") from None
+
+
 # --- output sizes ---------------------------------------------------------------------------------------
 
 
@@ -100,40 +114,49 @@ def _conv_size(size, kernel, stride, padding, dilation, axis: str = "") -> int:
     return (size + 2 * padding - span) // stride + 1
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+def conv_output_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, *, layer: str | None = None
+) -> int:
     """Output width of a convolution along one axis: (N − F + 2P) / S + 1, rounded down.
 
     With dilation D the filter covers D·(F − 1) + 1 input pixels, which takes the place of F.
     A stride that does not fit (see ``fits_exactly``) drops the last input rows, as PyTorch does.
-    Raises ``ConfigError`` when the filter is larger than the padded input.
+    Raises ``ConfigError`` when the filter is larger than the padded input; with ``layer="C3"`` its
+    message starts with the layer's name ("C3: kernel 7 is larger than the input 5: ...").
 
     >>> conv_output_size(7, 3, stride=2)
     3
     """
-    return _conv_size(
-        _int(size, "size", 1),
-        _int(kernel, "kernel", 1),
-        _int(stride, "stride", 1),
-        _int(padding, "padding", 0),
-        _int(dilation, "dilation", 1),
-    )
+    with _named(layer):
+        return _conv_size(
+            _int(size, "size", 1),
+            _int(kernel, "kernel", 1),
+            _int(stride, "stride", 1),
+            _int(padding, "padding", 0),
+            _int(dilation, "dilation", 1),
+        )
 
 
-def conv_output_shape(hw, kernel, stride=1, padding=0, dilation=1) -> tuple[int, int]:
+def conv_output_shape(
+    hw, kernel, stride=1, padding=0, dilation=1, *, layer: str | None = None
+) -> tuple[int, int]:
     """Output (height, width) of a 2-D convolution; each argument is an int or a (height, width) pair.
+
+    With ``layer="CONV1"`` a ConfigError's message starts with the layer's name.
 
     >>> conv_output_shape((32, 32), 5, stride=1, padding=2)
     (32, 32)
     """
-    args = zip(
-        _pair(hw, "input size", 1),
-        _pair(kernel, "kernel", 1),
-        _pair(stride, "stride", 1),
-        _pair(padding, "padding", 0),
-        _pair(dilation, "dilation", 1),
-        _AXES,
-    )
-    return tuple(_conv_size(*axis_args) for axis_args in args)
+    with _named(layer):
+        args = zip(
+            _pair(hw, "input size", 1),
+            _pair(kernel, "kernel", 1),
+            _pair(stride, "stride", 1),
+            _pair(padding, "padding", 0),
+            _pair(dilation, "dilation", 1),
+            _AXES,
+        )
+        return tuple(_conv_size(*axis_args) for axis_args in args)
 
 
 def _pool_size(size, kernel, stride, padding, dilation, ceil_mode, axis: str = "") -> int:
@@ -164,51 +187,63 @@ def pool_output_size(
     padding: int = 0,
     dilation: int = 1,
     ceil_mode: bool = False,
+    *,
+    layer: str | None = None,
 ) -> int:
     """Output width of a max or average pooling along one axis, as ``nn.MaxPool2d`` computes it.
 
     (N − F + 2P) / S + 1 rounded down, or rounded up with ``ceil_mode=True``; the stride S defaults
     to the window F. In ceil mode the last window may hang over the right edge, but it must start
-    inside the input or the left padding. P may be at most F // 2, as in PyTorch.
+    inside the input or the left padding. P may be at most F // 2, as in PyTorch. With ``layer="S4"``
+    a ConfigError's message starts with the layer's name.
 
     >>> pool_output_size(55, 3, stride=2)
     27
     """
-    kernel = _int(kernel, "kernel", 1)
-    return _pool_size(
-        _int(size, "size", 1),
-        kernel,
-        kernel if stride is None else _int(stride, "stride", 1),
-        _int(padding, "padding", 0),
-        _int(dilation, "dilation", 1),
-        bool(ceil_mode),
-    )
+    with _named(layer):
+        kernel = _int(kernel, "kernel", 1)
+        return _pool_size(
+            _int(size, "size", 1),
+            kernel,
+            kernel if stride is None else _int(stride, "stride", 1),
+            _int(padding, "padding", 0),
+            _int(dilation, "dilation", 1),
+            bool(ceil_mode),
+        )
 
 
-def pool_output_shape(hw, kernel, stride=None, padding=0, dilation=1, ceil_mode=False) -> tuple[int, int]:
-    """Output (height, width) of a 2-D pooling; each argument is an int or a (height, width) pair."""
-    kernels = _pair(kernel, "kernel", 1)
-    args = zip(
-        _pair(hw, "input size", 1),
-        kernels,
-        kernels if stride is None else _pair(stride, "stride", 1),
-        _pair(padding, "padding", 0),
-        _pair(dilation, "dilation", 1),
-        (bool(ceil_mode),) * 2,
-        _AXES,
-    )
-    return tuple(_pool_size(*axis_args) for axis_args in args)
+def pool_output_shape(
+    hw, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, *, layer: str | None = None
+) -> tuple[int, int]:
+    """Output (height, width) of a 2-D pooling; each argument is an int or a (height, width) pair.
+
+    With ``layer="POOL1"`` a ConfigError's message starts with the layer's name.
+    """
+    with _named(layer):
+        kernels = _pair(kernel, "kernel", 1)
+        args = zip(
+            _pair(hw, "input size", 1),
+            kernels,
+            kernels if stride is None else _pair(stride, "stride", 1),
+            _pair(padding, "padding", 0),
+            _pair(dilation, "dilation", 1),
+            (bool(ceil_mode),) * 2,
+            _AXES,
+        )
+        return tuple(_pool_size(*axis_args) for axis_args in args)
 
 
-def fits_exactly(size: int, kernel: int, stride: int, padding: int = 0) -> bool:
+def fits_exactly(size: int, kernel: int, stride: int, padding: int = 0, *, layer: str | None = None) -> bool:
     """Whether the filter's last position ends exactly on the padded input's edge: (N − F + 2P) % S == 0.
 
     When it does not (N = 7, F = 3, S = 3), PyTorch drops the leftover input rows silently.
-    Raises ``ConfigError`` when the filter is larger than the padded input, as it fits nowhere.
+    Raises ``ConfigError`` when the filter is larger than the padded input, as it fits nowhere (its
+    message starts with ``layer``, when given).
     """
-    size, kernel = _int(size, "size", 1), _int(kernel, "kernel", 1)
-    stride, padding = _int(stride, "stride", 1), _int(padding, "padding", 0)
-    _conv_size(size, kernel, stride, padding, 1)
+    with _named(layer):
+        size, kernel = _int(size, "size", 1), _int(kernel, "kernel", 1)
+        stride, padding = _int(stride, "stride", 1), _int(padding, "padding", 0)
+        _conv_size(size, kernel, stride, padding, 1)
     return (size - kernel + 2 * padding) % stride == 0
 
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import math
 import types
 from collections.abc import Sequence
+from contextlib import nullcontext
 
 import torch
 from torch import nn
 
 from . import fmt
-from .errors import CheckFailed, ConfigError
-from .summary import Summary, summarize
+from .errors import CheckFailed, ConfigError, CourseError
+from .summary import ForwardTrace, Summary, summarize
 
 __all__ = [
     "check_equal",
+    "check_layer",
     "check_close",
     "check_shape",
     "check_params",
@@ -65,10 +67,36 @@ def _fail(what: str, expected: str, got: str, hint: str | None = None) -> CheckF
 
 
 def check_equal(actual, expected, what: str, hint: str | None = None) -> None:
-    """``actual == expected`` exactly (ints, strings, tuples)."""
+    """``actual == expected`` exactly (ints, strings, tuples).
+
+    With a bool expected, ``what`` is read as a statement ("the model has ReLU layers"): a failure says
+    that it does not hold (or holds), never "expected True, got False".
+    """
+    truth = _as_bool(actual)
+    if isinstance(expected, bool) and truth is not None:
+        if truth is not expected:
+            message = (
+                f"expected that {what}, but it does not hold."
+                if expected
+                else f"expected this to be false: {what}; but it holds."
+            )
+            raise CheckFailed(message + (f" Hint: {hint}" if hint else ""))
+        _passed(what if expected else f"not so: {what}")
+        return
     if actual != expected:
         raise _fail(what, repr(expected), repr(actual), hint)
     _passed(f"{what} = {actual!r}")
+
+
+def _as_bool(value) -> bool | None:
+    """A Python, NumPy or one-element torch bool as a bool; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if type(value).__name__ == "bool_":  # numpy.bool_
+        return bool(value)
+    if isinstance(value, torch.Tensor) and value.dtype == torch.bool and value.numel() == 1:
+        return bool(value)
+    return None
 
 
 def check_close(actual, expected: float, what: str, rel: float = 1e-6, hint: str | None = None) -> None:
@@ -91,14 +119,52 @@ def _as_shape(value) -> tuple[int, ...] | None:
         return None
 
 
+def shape_hint(expected: Sequence[int], got: Sequence[int]) -> str:
+    """The hint that fits how two shapes differ: channels come from the filter count (out_channels),
+    height and width from kernel, stride and padding, a flat size from out_features or a flatten.
+
+    Shapes may hold the batch axis or not; the channel axis is the third from the end.
+    """
+    expected, got = tuple(expected), tuple(got)
+    formula = "kernel size, stride and padding, with (N − F + 2P)/S + 1"
+    if len(expected) != len(got):
+        if len(got) > len(expected):
+            return (
+                "the output is still a map where a flat vector is expected: flatten it before the fully "
+                "connected layers (nn.Flatten() or x.flatten(1))."
+            )
+        return (
+            "the output is flat where a map is expected: flatten only where the fully connected layers begin."
+        )
+    if len(expected) >= 3:
+        channels_differ = expected[-3] != got[-3]
+        size_differs = expected[-2:] != got[-2:]
+        if channels_differ and size_differs:
+            return (
+                "both differ: the channels are the number of filters (out_channels), and the height and "
+                f"width follow from the {formula}."
+            )
+        if channels_differ:
+            return "the channels of a conv's output are its number of filters: check out_channels."
+        if size_differs:
+            return f"check the {formula}."
+        return "the leading (batch) axis differs: keep the batch axis first and unchanged."
+    if expected[-1:] != got[-1:]:
+        return "a fully connected layer's output size is its out_features."
+    return "the leading (batch) axis differs: keep the batch axis first and unchanged."
+
+
 def check_shape(actual, expected: Sequence[int], what: str = "output shape", hint: str | None = None) -> None:
-    """A tensor's shape (or a shape tuple) equals ``expected``."""
+    """A tensor's shape (or a shape tuple) equals ``expected``.
+
+    Without ``hint``, a failure's hint fits the difference (see ``shape_hint``).
+    """
     shape = _as_shape(actual)
     expected = tuple(expected)
     if shape is None:
         raise _fail(what, f"a tensor of shape {expected}", f"{type(actual).__name__} {actual!r}", hint)
     if shape != expected:
-        raise _fail(what, str(expected), str(shape), hint)
+        raise _fail(what, str(expected), str(shape), hint or shape_hint(expected, shape))
     _passed(f"{what} {shape}")
 
 
@@ -138,6 +204,107 @@ def check_macs(
     _passed(f"{what}: {macs:,} ({fmt.count(macs)})")
 
 
+def _shape_argument(shape, name: str) -> tuple[int, ...]:
+    try:
+        dims = tuple(int(d) for d in shape)
+        if all(d == d0 for d, d0 in zip(dims, shape)) and all(d >= 1 for d in dims):
+            return dims
+    except (TypeError, ValueError):
+        pass
+    raise CheckFailed(f"{name} should be a shape without the batch axis, such as (3, 32, 32); got {shape!r}")
+
+
+_PARAMS_HINT = (
+    "a conv layer holds filters × (F × F × input channels + 1) parameters, one bias per filter; "
+    "a fully connected layer out × (in + 1)."
+)
+
+
+def check_layer(
+    layer, input_shape, expected_shape, what: str, *, params: int | None = None, hint: str | None = None
+) -> torch.Tensor:
+    """One step of a build: ``layer`` (a layer or a block) on a FRESH input, its output shape and parameters.
+
+    Feeds ``torch.randn(2, *input_shape)`` (shapes leave the batch axis out), in eval mode and without
+    gradients, so a mistake in an earlier step never fails this one. Checks that the output has shape
+    ``(2, *expected_shape)`` and, when ``params`` is given, the exact parameter count. A forward that
+    raises becomes a sentence naming ``what`` and the layer ("FC6 takes 43,264 input features, but its
+    input has 9,216 (256×6×6)"). Without ``hint``, a wrong shape's hint fits the difference (channels:
+    the filter count; height and width: (N − F + 2P)/S + 1). Prints one ✓ line; returns the output.
+    """
+    input_shape = _shape_argument(input_shape, "input_shape")
+    expected_shape = _shape_argument(expected_shape, "expected_shape")
+    if isinstance(layer, type):
+        raise CheckFailed(
+            f"{what}: expected a built layer, got the class {layer.__name__} itself. "
+            f"Hint: build one, as in {layer.__name__}(...)."
+        )
+    if not callable(layer):
+        raise CheckFailed(f"{what}: expected a layer (an nn.Module), got {type(layer).__name__} {layer!r}.")
+    module = layer if isinstance(layer, nn.Module) else None
+    parameter = next(iter(module.parameters()), None) if module is not None else None
+    dtype = parameter.dtype if parameter is not None and parameter.is_floating_point() else torch.float32
+    device = parameter.device if parameter is not None and not parameter.is_meta else torch.device("cpu")
+    inputs = torch.randn(2, *input_shape, dtype=dtype, device=device)
+
+    modes = {m: m.training for m in module.modules()} if module is not None else {}
+    trace = ForwardTrace(module, input_shape) if module is not None else None
+    try:
+        if module is not None:
+            module.eval()  # no batch-norm statistics change, no dropout draws
+        with torch.no_grad(), trace if trace is not None else nullcontext():
+            output = layer(inputs)
+    except CourseError as error:
+        raise CheckFailed(f"{what} refused a {fmt.shape(input_shape)} input: {error}") from None
+    except Exception as error:  # noqa: BLE001 - the student's layer broke: one sentence, no torch text
+        if trace is None:
+            raise CheckFailed(
+                f"{what} failed on a {fmt.shape(input_shape)} input: {type(error).__name__}"
+            ) from error
+        raise CheckFailed(trace.explain(error, what)) from error
+    finally:
+        for submodule, flag in modes.items():
+            submodule.training = flag
+
+    if not isinstance(output, torch.Tensor):
+        raise _fail(
+            f"{what} output",
+            f"a tensor of shape {fmt.shape(expected_shape)}",
+            f"a {type(output).__name__}",
+            hint or "forward() must return the output tensor.",
+        )
+    got = tuple(output.shape)
+    if got[:1] != (2,):
+        raise _fail(
+            f"{what} output shape",
+            f"a batch of 2 first, then {fmt.shape(expected_shape)}",
+            "shape " + fmt.shape(got),
+            hint or "keep the batch axis first: flatten with x.flatten(1) or nn.Flatten(), not x.flatten().",
+        )
+    if got[1:] != expected_shape:
+        raise _fail(
+            f"{what} output shape",
+            fmt.shape(expected_shape),
+            fmt.shape(got[1:]),
+            hint or shape_hint(expected_shape, got[1:]),
+        )
+    text = f"{what}: {fmt.shape(input_shape)} → {fmt.shape(expected_shape)}"
+    if params is not None:
+        if module is None:
+            raise CheckFailed(f"{what}: params= needs an nn.Module, got {type(layer).__name__}.")
+        count = _param_count(module)
+        if count != params:
+            raise _fail(
+                f"{what} parameters",
+                f"{params:,}",
+                f"{count:,} ({fmt.signed_count(count - params)})",
+                hint or _PARAMS_HINT,
+            )
+        text += f", {count:,} parameters"
+    _passed(text)
+    return output
+
+
 def check_layer_shapes(
     model: nn.Module, input_shape, reference: Sequence[tuple[str, Sequence[int]]], hint: str | None = None
 ) -> Summary:
@@ -171,7 +338,7 @@ def check_layer_shapes(
                 f"{where} output shape",
                 fmt.shape(expected),
                 fmt.shape(got),
-                hint or "check this layer's kernel size, stride and padding with (N - F + 2P) / S + 1.",
+                hint or shape_hint(expected, got),
             )
     _passed(f"all {len(reference)} layer shapes match, ending in {fmt.shape(summary.output_shape)}")
     return summary
@@ -227,15 +394,30 @@ def check_learns(history, min_test_acc: float, min_loss_drop: float = 0.1, hint:
 
 
 def check_raises(
-    function, error_type=ConfigError, what: str = "an impossible configuration", **kwargs
+    function,
+    error_type=ConfigError,
+    what: str = "an impossible configuration",
+    *,
+    message_starts_with: str | None = None,
+    **kwargs,
 ) -> str:
-    """``function(**kwargs)`` raises ``error_type`` with a non-empty message; returns the message."""
+    """``function(**kwargs)`` raises ``error_type`` with a non-empty message; returns the message.
+
+    With ``message_starts_with="CONV1"`` the message must start with that text (case aside). It is one
+    check: a ✓ only when everything holds, and a failure says what the message was.
+    """
     try:
         function(**kwargs)
     except error_type as error:
         message = str(error).strip()
         if not message:
             raise CheckFailed(f"{what} raised {error_type.__name__}, but with an empty message.") from None
+        prefix = message_starts_with
+        if prefix is not None and not message.casefold().startswith(prefix.strip().casefold()):
+            raise CheckFailed(
+                f"{what} is refused, but the message should start with {prefix.strip()!r}; it reads: "
+                f"{message!r}. Hint: begin the message with {prefix.strip()!r}."
+            ) from None
         _passed(f"{what} is refused: {message}")
         return message
     except Exception as error:  # noqa: BLE001 - report what came instead

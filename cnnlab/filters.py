@@ -37,8 +37,11 @@ def filter_grid(weight: torch.Tensor, columns: int | None = None, gap: int = 1) 
 
 
 def show_filters(layer: nn.Module | torch.Tensor, title: str | None = None, columns: int | None = None):
-    """Shows a conv layer's filters (or a weight tensor) as an image grid; returns the matplotlib Figure."""
-    import matplotlib.pyplot as plt  # only here: the rest of the toolkit needs no plotting
+    """Shows a conv layer's filters (or a weight tensor) as an image grid; returns the matplotlib Figure.
+
+    In a notebook it shows once, whether the cell ends with ``show_filters(...)`` or ``show_filters(...);``.
+    """
+    from .figures import new_figure, show  # only here: the rest of the toolkit needs no plotting
 
     weight = layer.weight if isinstance(layer, nn.Conv2d) else layer
     if isinstance(layer, nn.Module) and not isinstance(layer, nn.Conv2d):
@@ -47,10 +50,10 @@ def show_filters(layer: nn.Module | torch.Tensor, title: str | None = None, colu
     count, channels, height, width = weight.shape
     grid_height, grid_width = grid.shape[:2]
     figure_width = min(10.0, max(3.0, 0.12 * grid_width))
-    figure, axis = plt.subplots(figsize=(figure_width, figure_width * grid_height / grid_width + 0.4))
+    figure = new_figure(figsize=(figure_width, figure_width * grid_height / grid_width + 0.4))
+    axis = figure.subplots()
     axis.imshow(grid.numpy(), interpolation="nearest")
     axis.set_axis_off()
     axis.set_title(title or f"{count} filters of {channels}×{height}×{width}", fontsize=10)
     figure.tight_layout()
-    plt.close(figure)  # shown once, as the cell's value
-    return figure
+    return show(figure)

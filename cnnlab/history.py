@@ -29,6 +29,8 @@ class History:
     ``initial_loss`` is the loss of the untrained model on the first batch: about ln(classes).
     When the loss becomes NaN or infinite, training stops, ``diverged`` is True and ``message``
     says what happened; otherwise ``message`` is empty.
+    ``model_name`` is the model's class; ``name`` the run's name (``fit(..., name="ZFNet-mini")``),
+    shown in the summary line and the plot's title; ``run_name`` is ``name``, or the class when unnamed.
     """
 
     model_name: str
@@ -50,6 +52,11 @@ class History:
     total_seconds: float = 0.0
     diverged: bool = False
     message: str = ""
+    name: str = ""
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.model_name
 
     @property
     def final_test_acc(self) -> float:
@@ -74,19 +81,25 @@ class History:
         """One line: model, device, budget, accuracy, time."""
         budget = f"budget {self.budget_name!r} ({len(self.train_loss)}/{self.epochs} epochs, batch {self.batch_size})"
         line = (
-            f"{self.model_name} on {self.device}, {budget}: test accuracy {_percent(self.final_test_acc)}"
+            f"{self.run_name} on {self.device}, {budget}: test accuracy {_percent(self.final_test_acc)}"
             f" (best {_percent(self.best_test_acc)}), train loss {_number(self.final_train_loss)},"
             f" {self.total_seconds:.1f} s at {fmt.count(self.throughput)} img/s"
         )
         return f"{line}. Diverged: {self.message}" if self.diverged else line
 
     def plot(self):
-        """Loss and accuracy against epoch, train and test, as a matplotlib Figure."""
-        import matplotlib.pyplot as plt
+        """Loss and accuracy against epoch, train and test, as a matplotlib Figure titled with the run's name.
+
+        In a notebook it shows once, whether the cell ends with ``history.plot()``, ``history.plot();``
+        or ``figure = history.plot()`` (see ``cnnlab.figures``).
+        """
         from matplotlib.ticker import MaxNLocator, PercentFormatter
 
+        from .figures import new_figure, show
+
         epochs = range(1, len(self.train_loss) + 1)
-        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+        fig = new_figure(figsize=(10, 3.6), layout="constrained")
+        loss_ax, acc_ax = fig.subplots(1, 2)
         loss_ax.plot(epochs, self.train_loss, "o-", label="train")
         loss_ax.plot(epochs, self.test_loss, "o-", label="test")
         loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
@@ -98,10 +111,8 @@ class History:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
             ax.legend()
-        fig.suptitle(f"{self.model_name} on {self.device}")
-        # Closed, so Jupyter shows it once: as the cell's value, not again when the cell ends.
-        plt.close(fig)
-        return fig
+        fig.suptitle(f"{self.run_name} on {self.device}")
+        return show(fig)
 
     def _repr_html_(self) -> str:
         rows = "".join(

@@ -9,6 +9,7 @@ hand-written per-layer formulas, so any layer torch can count is counted.
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,7 +20,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from . import fmt
 from .errors import ConfigError
 
-__all__ = ["LayerRow", "Summary", "summarize", "parse_input_shape"]
+__all__ = ["MEMORY_CONVENTION", "ForwardTrace", "LayerRow", "Summary", "summarize", "parse_input_shape"]
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,7 @@ class LayerRow:
     output_shape: tuple[int, ...]  # without the batch axis
     params: int  # counted at the module's first call only, so shared modules count once
     macs: int  # per batch (per image when batch_size is 1)
-    activation_bytes: int  # memory of the outputs this call allocated (0 for in-place ops)
+    activation_bytes: int  # memory of the output this call keeps (0 for activations, dropout, views)
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,18 @@ class Summary:
 
         rule = "-" * len(render(lines[0]))
         body = [render(line) for line in lines[1:-1]]
-        return "\n".join([render(lines[0]), rule, *body, rule, render(lines[-1]), "", self.headline()])
+        return "\n".join(
+            [
+                render(lines[0]),
+                rule,
+                *body,
+                rule,
+                render(lines[-1]),
+                "",
+                self.headline(),
+                MEMORY_CONVENTION + ".",
+            ]
+        )
 
     def __str__(self) -> str:
         return self.table_text()
@@ -146,7 +158,8 @@ def summary_html(summary: Summary, highlight: Sequence[str] = ()) -> str:
     )
     return (
         f"{_TABLE_STYLE}<table class='cnnlab-summary'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
-        f"<tr class='total'>{total}</tr></tbody></table><p>{esc(summary.headline())}</p>"
+        f"<tr class='total'>{total}</tr></tbody></table><p>{esc(summary.headline())}<br>"
+        f"<small>{esc(MEMORY_CONVENTION)}.</small></p>"
     )
 
 
@@ -179,17 +192,17 @@ def summarize(model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size should be a positive int; got {batch_size!r}")
 
-    recorder = _LayerRecorder(model)
     counter = FlopCounterMode(display=False)
+    recorder = _LayerRecorder(model, shape, counter)
     training_flags = {m: m.training for m in model.modules()}
     model.eval()  # batch statistics of one image are undefined; dropout is identity in eval
     try:
-        with recorder.hooks(counter), counter, torch.no_grad():
+        with recorder, counter, torch.no_grad():
             output = _forward_on_meta(model, (batch_size, *shape))
     except ConfigError:
         raise
     except Exception as error:  # the student's model broke: say where, in a sentence
-        raise recorder.explain(error, shape) from error
+        raise ConfigError(recorder.explain(error)) from error
     finally:
         for module, flag in training_flags.items():
             module.training = flag
@@ -300,62 +313,313 @@ def describe_config(module: nn.Module) -> str:
     return ""
 
 
-class _LayerRecorder:
-    """Forward hooks on the leaf modules that record one LayerRow per call."""
+# Layers that hold no activation memory of their own in the summary's convention: element-wise activations
+# and layers that can run in place (or are views). Whether a student writes ReLU(inplace=True) or ReLU()
+# must not change the numbers; the lecture's tables (VGG-16's memory) count conv, pool, norm and FC outputs.
+NO_OWN_MEMORY = (
+    nn.ReLU,
+    nn.ReLU6,
+    nn.LeakyReLU,
+    nn.PReLU,
+    nn.RReLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.GELU,
+    nn.SiLU,
+    nn.Mish,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Hardtanh,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.LogSigmoid,
+    nn.Softplus,
+    nn.Softsign,
+    nn.Tanhshrink,
+    nn.Threshold,
+    nn.modules.dropout._DropoutNd,
+    nn.Identity,
+    nn.Flatten,
+    nn.Unflatten,
+)
+MEMORY_CONVENTION = (
+    "memory: the output each layer keeps; activations such as ReLU, dropout and flattens count none of "
+    "their own, in place or not, as in the lecture's tables"
+)
 
-    def __init__(self, model: nn.Module):
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+def _layer_label(module: nn.Module) -> str:
+    config = describe_config(module)
+    return f"{type(module).__name__}{' ' + config if config else ''}"
+
+
+def _size_text(dims) -> str:
+    return "×".join(str(int(d)) for d in dims)
+
+
+def _window_overflow(module: nn.Module, spatial: Sequence[int]) -> str | None:
+    """'7×7 kernel is larger than its 5×5 input: ...' when a conv's or pool's window does not fit, else None."""
+    nd = len(spatial)
+
+    def per_axis(value):
+        if isinstance(value, str):
+            return None
+        return tuple(value) if isinstance(value, (tuple, list)) else (value,) * nd
+
+    kernel = per_axis(module.kernel_size)
+    padding = per_axis(module.padding) if module.padding != "valid" else (0,) * nd
+    if padding is None:  # padding="same" never empties a map
+        return None
+    dilation = per_axis(getattr(module, "dilation", 1) or 1)
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    padded = [n + 2 * p for n, p in zip(spatial, padding)]
+    if all(room >= span for room, span in zip(padded, spans)):
+        return None
+    window = "kernel" if isinstance(module, nn.modules.conv._ConvNd) else "window"
+    dilated = " (dilated)" if any(d != 1 for d in dilation) else ""
+    room = f"{_size_text(spatial)} input"
+    if any(padding):
+        room += f" (padded to {_size_text(padded)})"
+    return f"{_size_text(spans)}{dilated} {window} is larger than its {room}: the output would be empty"
+
+
+def _possessive(subject: str, rest: str) -> str:
+    """'C5's 7×7 kernel ...', or after a parenthesis 'layer '6' (Conv2d ...): its 7×7 kernel ...'."""
+    return f"{subject}: its {rest}" if subject.endswith(")") else f"{subject}'s {rest}"
+
+
+def _refusal(module: nn.Module, x: torch.Tensor | None, subject: str, last_map) -> tuple[str, str] | None:
+    """(sentence, hint) saying why ``module`` cannot take ``x``, for the usual mistakes; None otherwise."""
+    if x is None:
+        return None
+    given = _size_text(x.shape[1:])
+    if x.dim() >= 2 and 0 in x.shape[1:]:
+        return (
+            f"the map has already shrunk to nothing ({given}) before {subject}",
+            "an earlier layer's kernel, stride or pooling leaves no pixel: (N − F + 2P)/S + 1 at each layer.",
+        )
+    if isinstance(module, nn.Linear):
+        wanted = module.in_features
+        if x.dim() >= 3 and x.shape[-1] != wanted:
+            flat = x[0].numel()
+            return (
+                f"{subject} takes {_plural(wanted, 'input feature')}, but its input is a {given} map "
+                "that was not flattened",
+                f"flatten it first (nn.Flatten() or x.flatten(1)); in_features must then equal channels × "
+                f"height × width ({flat:,}).",
+            )
+        if x.shape[-1] != wanted:
+            got = int(x.shape[-1])
+            source = f" ({_size_text(last_map)})" if last_map and math.prod(last_map) == got else ""
+            hint = (
+                "in_features must equal channels × height × width of what comes in."
+                if source
+                else "in_features must equal the size of what comes in: the out_features of the layer "
+                "before, or channels × height × width after a flatten."
+            )
+            return (
+                f"{subject} takes {_plural(wanted, 'input feature')}, but its input has {got:,}{source}",
+                hint,
+            )
+        return None
+    spatial_kinds = (
+        nn.modules.conv._ConvNd,
+        nn.modules.pooling._MaxPoolNd,
+        nn.modules.pooling._AvgPoolNd,
+        nn.modules.pooling._AdaptiveAvgPoolNd,
+        nn.modules.pooling._AdaptiveMaxPoolNd,
+    )
+    if isinstance(module, spatial_kinds):
+        nd = int(type(module).__name__[-2]) if type(module).__name__[-2].isdigit() else 2
+        if x.dim() < nd + 1:
+            expected = "C×" + "×".join("DHW"[-nd:])
+            return (
+                f"{subject} takes a {expected} map, but its input is flat ({given})",
+                "flatten only where the fully connected layers begin, after the last conv or pool.",
+            )
+        batched = x.dim() == nd + 2
+        channels = int(x.shape[1]) if batched else int(x.shape[0])
+        spatial = tuple(int(d) for d in x.shape[-nd:])
+        if isinstance(module, nn.modules.conv._ConvNd) and channels != module.in_channels:
+            return (
+                f"{subject} takes {_plural(module.in_channels, 'input channel')}, but its input has "
+                f"{channels:,} ({given})",
+                "in_channels must equal the channels of what comes in: the number of filters "
+                "(out_channels) of the conv before, or the image's channels for the first layer.",
+            )
+        if isinstance(module, (nn.modules.pooling._MaxPoolNd, nn.modules.pooling._AvgPoolNd)):
+            kernel = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
+            padding = module.padding if isinstance(module.padding, int) else module.padding[0]
+            if padding > kernel // 2:
+                return (
+                    _possessive(subject, f"padding {padding} is more than half its window {kernel}"),
+                    f"PyTorch pads a pooling window by at most half its size ({kernel // 2} here).",
+                )
+        if not isinstance(
+            module, (nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd)
+        ):
+            overflow = _window_overflow(module, spatial)
+            if overflow:
+                return (
+                    _possessive(subject, overflow),
+                    "the window F must fit in N + 2P: check this layer's kernel size and padding, and whether "
+                    "earlier layers (kernel, stride, pooling) shrink the map too much, with (N − F + 2P)/S + 1.",
+                )
+        return None
+    if isinstance(module, nn.modules.batchnorm._BatchNorm) and x.dim() >= 2:
+        if int(x.shape[1]) != module.num_features:
+            return (
+                f"{subject} normalises {_plural(module.num_features, 'channel')}, but its input has "
+                f"{int(x.shape[1]):,} ({given})",
+                "num_features must equal the channels of what comes in: the out_channels of the conv before.",
+            )
+    return None
+
+
+class ForwardTrace:
+    """Hooks on a model's leaf modules that know which one is running, to explain a failure in a sentence.
+
+    with ForwardTrace(model, (3, 32, 32)) as trace:
+        try:
+            model(x)
+        except Exception as error:
+            sentence = trace.explain(error)
+    """
+
+    def __init__(self, model: nn.Module, input_shape: Sequence[int]):
         self.names = {m: name for name, m in model.named_modules()}
         self.leaves = [m for m in model.modules() if not list(m.children())]
         self.model = model
+        self.input_shape = tuple(int(d) for d in input_shape)
+        self._open: list[tuple[nn.Module, list]] = []  # leaves whose forward has begun, innermost last
+        self._last: tuple[nn.Module, tuple[int, ...]] | None = None  # the last leaf that finished
+        self._last_map: tuple[int, ...] | None = self.input_shape if len(self.input_shape) >= 3 else None
+        self._handles: list = []
+
+    def __enter__(self) -> ForwardTrace:
+        for module in self.leaves:
+            self._handles.append(module.register_forward_pre_hook(self._before))
+            self._handles.append(module.register_forward_hook(self._after))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+        return False
+
+    def _before(self, module, args) -> None:
+        self._open.append((module, [t for t in args if isinstance(t, torch.Tensor)]))
+
+    def _after(self, module, args, output) -> None:
+        self._open.pop()
+        first = _first_tensor(output)
+        if first is not None:
+            shape = tuple(first.shape[1:])
+            self._last = (module, shape)
+            if len(shape) >= 3:
+                self._last_map = shape
+
+    def _name(self, module: nn.Module) -> str:
+        return self.names.get(module) or ""
+
+    def explain(self, error: Exception, what: str | None = None) -> str:
+        """A course sentence (with a hint) naming the layer that failed and the shape it was given.
+
+        ``what`` names the model or layer under check ("FC6"); without it the layer is named by its path.
+        PyTorch's own text is left out: the sentence says what the layer takes and what came instead.
+        """
+        if not self._open:
+            return self._explain_outside_layers(error, what)
+        module, inputs = self._open[-1]
+        name = self._name(module)
+        label = _layer_label(module)
+        if what and not name:
+            subject = what
+        elif what:
+            subject = f"{what}'s layer '{name}' ({label})"
+        else:
+            subject = f"layer '{name}' ({label})" if name else label
+        x = inputs[0] if inputs else None
+        refusal = _refusal(module, x, subject, self._last_map)
+        if refusal is not None:
+            sentence, hint = refusal
+            return f"{sentence}. Hint: {hint}"
+        given = f"its {_size_text(x.shape[1:])} input" if x is not None else "its input"
+        if isinstance(error, RuntimeError):
+            return (
+                f"{subject} cannot take {given}. Hint: compare this layer's settings with the shape it "
+                "receives (print x.shape just before it)."
+            )
+        return f"{subject} failed on {given}: {type(error).__name__}: {_first_line(error)}"
+
+    def _explain_outside_layers(self, error: Exception, what: str | None) -> str:
+        subject = what or type(self.model).__name__
+        if self._last is not None:
+            module, shape = self._last
+            name = self._name(module) or type(module).__name__
+            where = f"after layer '{name}' (output {_size_text(shape)})"
+        else:
+            where = "before its first layer"
+        reason = (
+            f" ({type(error).__name__})"
+            if isinstance(error, RuntimeError)
+            else f": {type(error).__name__}: {_first_line(error)}"
+        )
+        return (
+            f"{subject} failed in its own forward code, {where}, on a {_size_text(self.input_shape)} input"
+            f"{reason}. Hint: print x.shape after each step of forward(); a view or reshape with a "
+            "hard-coded size, or a missing flatten, is the usual cause."
+        )
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0].rstrip(".") if text else "(no message)"
+
+
+class _LayerRecorder(ForwardTrace):
+    """Forward hooks on the leaf modules that record one LayerRow per call."""
+
+    def __init__(self, model: nn.Module, input_shape: Sequence[int], counter: FlopCounterMode):
+        super().__init__(model, input_shape)
+        self.counter = counter
         self.rows: list[LayerRow] = []
-        self._open: list[tuple[nn.Module, int, list]] = []  # modules whose forward has begun
+        self._flops_before: list[int] = []
         self._seen: set[int] = set()
 
-    def hooks(self, counter: FlopCounterMode):
-        recorder = self
+    def _before(self, module, args) -> None:
+        super()._before(module, args)
+        self._flops_before.append(self.counter.get_total_flops())
 
-        class _Hooks:
-            def __enter__(self):
-                self.handles = []
-                for module in recorder.leaves:
-                    self.handles.append(module.register_forward_pre_hook(recorder._before(counter)))
-                    self.handles.append(module.register_forward_hook(recorder._after(counter)))
-                return self
-
-            def __exit__(self, *exc):
-                for handle in self.handles:
-                    handle.remove()
-                return False
-
-        return _Hooks()
-
-    def _before(self, counter):
-        def hook(module, args):
-            inputs = [t for t in args if isinstance(t, torch.Tensor)]
-            self._open.append((module, counter.get_total_flops(), inputs))
-
-        return hook
-
-    def _after(self, counter):
-        def hook(module, args, output):
-            _, flops_before, inputs = self._open.pop()
-            first_call = id(module) not in self._seen
-            self._seen.add(id(module))
+    def _after(self, module, args, output) -> None:
+        inputs = self._open[-1][1]
+        super()._after(module, args, output)
+        flops_before = self._flops_before.pop()
+        first_call = id(module) not in self._seen
+        self._seen.add(id(module))
+        if isinstance(module, NO_OWN_MEMORY):
+            own_bytes = 0
+        else:
             new_outputs = [t for t in _tensors(output) if not _shares_memory_with(t, inputs)]
-            first = _first_tensor(output)
-            self.rows.append(
-                LayerRow(
-                    name=self.names.get(module, "?") or type(module).__name__,
-                    kind=type(module).__name__,
-                    config=describe_config(module),
-                    output_shape=tuple(first.shape[1:]) if first is not None else (),
-                    params=sum(p.numel() for p in module.parameters()) if first_call else 0,
-                    macs=(counter.get_total_flops() - flops_before) // 2,
-                    activation_bytes=sum(t.numel() * t.element_size() for t in new_outputs),
-                )
+            own_bytes = sum(t.numel() * t.element_size() for t in new_outputs)
+        first = _first_tensor(output)
+        self.rows.append(
+            LayerRow(
+                name=self.names.get(module) or type(module).__name__,
+                kind=type(module).__name__,
+                config=describe_config(module),
+                output_shape=tuple(first.shape[1:]) if first is not None else (),
+                params=sum(p.numel() for p in module.parameters()) if first_call else 0,
+                macs=(self.counter.get_total_flops() - flops_before) // 2,
+                activation_bytes=own_bytes,
             )
-
-        return hook
+        )
 
     def params_outside_leaves(self) -> int:
         """Parameters that no called leaf owns: held directly by a parent, or by a leaf never called."""
@@ -363,34 +627,3 @@ class _LayerRecorder:
         return sum(
             p.numel() for p in {id(p): p for p in self.model.parameters()}.values() if id(p) not in counted
         )
-
-    def explain(self, error: Exception, input_shape: tuple[int, ...]) -> ConfigError:
-        """A sentence naming the layer that failed and the shape it was given."""
-        reason = (
-            str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
-        )
-        if not self._open:
-            return ConfigError(
-                f"{type(self.model).__name__} failed on an input of shape {fmt.shape(input_shape)} "
-                f"outside any layer (in its forward code): {type(error).__name__}: {reason}"
-            )
-        module, _, inputs = self._open[-1]
-        name = self.names.get(module, type(module).__name__)
-        given = fmt.shape(inputs[0].shape[1:]) if inputs else "?"
-        config = describe_config(module)
-        where = f"layer '{name}' ({type(module).__name__}{' ' + config if config else ''})"
-        hint = ""
-        if isinstance(module, (nn.Linear,)) and inputs:
-            hint = (
-                f" It expects {module.in_features} features but got {inputs[0].shape[-1]}:"
-                " check in_features against the flattened output of the layer before."
-            )
-        elif inputs and inputs[0].dim() >= 3 and min(inputs[0].shape[2:]) < 1:
-            hint = " The feature map has already shrunk to nothing before this layer."
-        elif (
-            isinstance(module, nn.modules.conv._ConvNd)
-            and inputs
-            and inputs[0].shape[1] != module.in_channels
-        ):
-            hint = f" It expects {module.in_channels} input channels but got {inputs[0].shape[1]}."
-        return ConfigError(f"{where} cannot take an input of shape {given}: {reason}.{hint}")

@@ -34,8 +34,9 @@ from .data.images import ImageData
 from .device import default_device, describe
 from .errors import ConfigError
 from .history import History
+from .summary import ForwardTrace
 
-__all__ = ["BUDGETS", "Budget", "History", "evaluate", "fit", "seed_everything"]
+__all__ = ["BUDGETS", "Budget", "History", "cpu_threads", "evaluate", "fit", "seed_everything"]
 
 EVAL_BATCH_SIZE = 1000
 AUGMENT_PADDING = 4
@@ -68,6 +69,7 @@ def fit(
     label_smoothing: float = 0.0,
     progress: bool = True,
     verbose: bool = True,
+    name: str | None = None,
 ) -> History:
     """Trains ``model`` on ``data`` and returns its History; the model ends on ``device``, in eval mode.
 
@@ -81,9 +83,13 @@ def fit(
 
     ``seed`` drives the shuffling and the augmentation. The initial weights are the caller's: call
     ``seed_everything(seed)`` just before building the model to make the whole run repeatable.
+
+    ``name`` names the run (``name="ZFNet-mini"``) in the training line, the progress bar, the
+    History and the plot's title; by default it is the model's class name.
     """
     started = time.perf_counter()
     model_name = _check_model(model)
+    run_name = _check_name(name, model_name)
     _check_data(data)
     device = _resolve_device(device)
     budget_name, plan = resolve_budget(budget, device.type)
@@ -111,11 +117,12 @@ def fit(
         num_classes=data.num_classes,
         lr=plan.lr,
         steps_per_epoch=run.steps_per_epoch,
+        name=run_name,
     )
     if verbose:
         print(_header(history, model, augment))
 
-    bar = _ProgressBar(plan.epochs * run.steps_per_epoch, model_name, run.batch_size, enabled=progress)
+    bar = _ProgressBar(plan.epochs * run.steps_per_epoch, run_name, run.batch_size, enabled=progress)
     try:
         for epoch in range(1, plan.epochs + 1):
             _train_and_record_epoch(run, history, bar, started)
@@ -429,8 +436,9 @@ def _device_of(model: nn.Module) -> torch.device:
     return parameter.device if parameter is not None else _resolve_device(None)
 
 
-def _cpu_threads() -> int:
-    """Every core this process may use; ``CNNLAB_THREADS=1`` says otherwise.
+def cpu_threads() -> int:
+    """The threads ``fit`` trains with on a CPU: every core this process may use; ``CNNLAB_THREADS=1`` says
+    otherwise. ``setup_notebook`` applies and prints the same number.
 
     On a machine shared with other busy processes, OpenMP threads that wait for each other can
     make a step many times slower than one thread would (200 vs 7,000 img/s seen on 2 cores).
@@ -447,7 +455,7 @@ def _cpu_threads() -> int:
 
 def _configure_backends(device: torch.device) -> None:
     if device.type == "cpu":
-        torch.set_num_threads(_cpu_threads())
+        torch.set_num_threads(cpu_threads())
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # the shapes stay fixed, so the fastest kernels pay off
 
@@ -486,6 +494,17 @@ def _check_model(model, needs_parameters: bool = True) -> str:
     return name
 
 
+def _check_name(name, model_name: str) -> str:
+    """The run's name: ``name``, or the model's class name when there is none."""
+    if name is None:
+        return model_name
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError(
+            f'name should be a short text that names the run, such as "VGG-mini"; got {name!r}.'
+        )
+    return name.strip()
+
+
 def _check_data(data) -> None:
     if not isinstance(data, ImageData):
         raise ConfigError(f"data should be an ImageData (from cnnlab.data); got a {type(data).__name__}.")
@@ -501,12 +520,15 @@ def _check_model_takes_batch(model: nn.Module, data: ImageData, inputs: torch.Te
     """Runs the model once on a tiny batch, so a wrong input or output shape is one clear sentence."""
     was_training = model.training
     model.eval()  # no batch-norm statistics change, no dropout draws
+    trace = ForwardTrace(model, data.image_shape)
     try:
-        with torch.no_grad(), autocast():
+        with torch.no_grad(), autocast(), trace:
             outputs = model(inputs)
     except RuntimeError as error:  # torch's shape errors; a bug like a NameError keeps its traceback
         image_shape = fmt.shape(data.image_shape)
-        raise ConfigError(f"the model could not take a batch of {image_shape} images: {error}") from error
+        raise ConfigError(
+            f"the model could not take a batch of {image_shape} images: {trace.explain(error)}"
+        ) from error
     finally:
         model.train(was_training)
     if not isinstance(outputs, torch.Tensor):
@@ -547,8 +569,9 @@ def _check_regularisation(weight_decay: float, label_smoothing: float) -> None:
 
 def _header(history: History, model: nn.Module, augment: bool) -> str:
     parameters = sum(parameter.numel() for parameter in model.parameters())
+    kind = "" if history.run_name == history.model_name else f"{history.model_name}, "
     return (
-        f"Training {history.model_name} ({fmt.count(parameters)} parameters) on {history.device}, "
+        f"Training {history.run_name} ({kind}{fmt.count(parameters)} parameters) on {history.device}, "
         f"budget {history.budget_name!r}: {history.epochs} epochs × {history.steps_per_epoch} steps "
         f"of {history.batch_size} images, peak lr {history.lr:g}" + (", augmented" if augment else "")
     )

@@ -131,6 +131,24 @@ def perfect_submission(release_nb: Path, source_nb: Path) -> nbformat.NotebookNo
     return student
 
 
+# An ungraded cell that trains: a demonstration, such as 00_foundations' TinyNet run. The solution's autograde runs
+# each of them once; the blank version's need not run them again.
+DEMONSTRATION = re.compile(r"\bfit\(")
+
+
+def blank_submission(release_nb: Path) -> nbformat.NotebookNode:
+    """The untouched student version, without its ungraded training demonstrations (cells without nbgrader
+    metadata that call ``fit(``). Its grades are 0 either way; without them the blank autograde does not train a
+    second time what the perfect one already trained (each notebook's demonstrations run once per test run)."""
+    blank = nbformat.read(release_nb, as_version=4)
+    blank.cells = [
+        cell
+        for cell in blank.cells
+        if cell.cell_type != "code" or nbgrader_meta(cell) or not DEMONSTRATION.search(cell.source)
+    ]
+    return blank
+
+
 def error_outputs(nb_path: Path) -> list[str]:
     """Every error a notebook's cells raised, with the cell that raised it."""
     nb = json.loads(nb_path.read_text())

@@ -514,3 +514,33 @@ def test_all_lists_every_public_function_and_class():
         if not name.startswith("_") and getattr(value, "__module__", None) == arithmetic.__name__
     }
     assert defined_here == set(arithmetic.__all__)
+
+
+# --- layer=: a refusal names its layer (issue 9, item 7) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: conv_output_size(5, 7, layer="C3"), "C3: kernel 7 is larger than the input 5: the output would be empty"),
+        (lambda: pool_output_size(1, 3, 2, layer="POOL3"), "POOL3: pooling window 3 is larger than the input 1: the output would be empty"),
+        (lambda: conv_output_shape((5, 9), 7, layer="C3"), "C3: along the height, kernel 7 is larger than the input 5"),
+        (lambda: pool_output_shape(2, 3, layer="S4"), "S4: along the height, pooling window 3 is larger than the input 2"),
+        (lambda: fits_exactly(5, 7, 1, layer="C3"), "C3: kernel 7 is larger than the input 5"),
+        (lambda: conv_output_size(32, 0, layer="C1"), "C1: kernel must be at least 1, but got 0"),
+    ],
+)  # fmt: skip
+def test_size_functions_name_the_layer_they_refuse(call, message):
+    with pytest.raises(ConfigError) as error:
+        call()
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_layer_names_change_nothing_else():
+    assert conv_output_size(32, 5, layer="C1") == conv_output_size(32, 5) == 28
+    assert pool_output_size(28, 2, layer="S2") == 14 and conv_output_shape(32, 5, layer="C1") == (28, 28)
+    with pytest.raises(ConfigError, match="kernel 7 is larger") as error:
+        conv_output_size(5, 7)
+    assert str(error.value).startswith("kernel 7"), "without a layer, the message is unchanged"
+    with pytest.raises(ConfigError, match="layer must be the layer's name"):
+        conv_output_size(32, 5, layer=3)

@@ -146,3 +146,199 @@ def test_check_own_work_catches_every_way_of_calling_the_toolkit():
             checks.check_own_work(namespace[name], cnnlab.arithmetic)
     with pytest.raises(CheckFailed, match="expected a function written in the notebook"):
         checks.check_own_work(types.SimpleNamespace(), cnnlab.arithmetic)
+
+
+# --- check_layer: one step of a build, on a fresh input (issue 9, items 1, 4, 5) --------------------
+
+
+def test_check_layer_passes_with_one_tick_and_returns_the_output(capsys):
+    output = checks.check_layer(nn.Conv2d(1, 6, 5), (1, 32, 32), (6, 28, 28), "C1", params=156)
+    assert output.shape == (2, 6, 28, 28)
+    assert capsys.readouterr().out == "✓ C1: 1×32×32 → 6×28×28, 156 parameters\n"
+
+
+def test_check_layer_feeds_a_fresh_input_in_eval_mode_without_gradients():
+    seen = []
+
+    class Spy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.norm = nn.BatchNorm2d(3)
+
+        def forward(self, x):
+            seen.append((tuple(x.shape), self.training, torch.is_grad_enabled()))
+            return self.norm(x)
+
+    spy = Spy().train()
+    checks.check_layer(spy, (3, 8, 8), (3, 8, 8), "the block")
+    assert seen == [((2, 3, 8, 8), False, False)]
+    assert spy.training and spy.norm.training, "the layer's mode is restored"
+    assert spy.norm.num_batches_tracked == 0, "no batch-norm statistics change"
+
+
+@pytest.mark.parametrize(
+    "layer, expected, hint",
+    [
+        # issue 9 item 4: a wrong filter count points at the filters, not at (N − F + 2P)/S + 1
+        (nn.Conv2d(1, 5, 5), "expected 6×28×28, got 5×28×28", "number of filters: check out_channels"),
+        (nn.Conv2d(1, 6, 7), "expected 6×28×28, got 6×26×26", "kernel size, stride and padding, with (N − F + 2P)/S + 1"),
+        (nn.Conv2d(1, 5, 3), "expected 6×28×28, got 5×30×30", "both differ: the channels are the number of filters"),
+    ],
+)  # fmt: skip
+def test_check_layer_hint_fits_the_difference(layer, expected, hint):
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer(layer, (1, 32, 32), (6, 28, 28), "C1")
+    message = str(error.value)
+    assert message.startswith(f"C1 output shape: {expected}. Hint: ") and hint in message, message
+    if "out_channels" in hint:  # channels alone: nothing about kernel, stride and padding
+        assert "N − F" not in message
+
+
+def test_check_layer_a_linear_of_the_wrong_width_is_a_course_sentence():
+    # issue 9 item 5: no "a and b must have same reduction dim" nor "mat1 and mat2" from torch
+    fc6 = nn.Sequential(nn.Flatten(), nn.Linear(43_264, 16), nn.ReLU())
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer(fc6, (256, 6, 6), (16,), "FC6")
+    assert str(error.value) == (
+        "FC6's layer '1' (Linear 43264→16) takes 43,264 input features, but its input has 9,216 (256×6×6). "
+        "Hint: in_features must equal channels × height × width of what comes in."
+    )
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer(nn.Linear(43_264, 16), (9216,), (16,), "FC6")
+    assert str(error.value).startswith("FC6 takes 43,264 input features, but its input has 9,216.")
+    with pytest.raises(CheckFailed, match="FC6 takes 9,216 input features, but its input is a 256×6×6 map"):
+        checks.check_layer(nn.Linear(9216, 16), (256, 6, 6), (16,), "FC6")
+
+
+@pytest.mark.parametrize(
+    "layer, input_shape, words",
+    [
+        (nn.Conv2d(48, 256, 5, padding=2), (96, 27, 27), "CONV2 takes 48 input channels, but its input has 96 (96×27×27). Hint: in_channels"),
+        (nn.Conv2d(16, 120, 7), (16, 5, 5), "C5's 7×7 kernel is larger than its 5×5 input: the output would be empty. Hint:"),
+        (nn.MaxPool2d(3, 2), (96, 2, 2), "POOL's 3×3 window is larger than its 2×2 input"),
+        (nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(4)), (3, 8, 8), "'1' (BatchNorm2d 4) normalises 4 channels, but its input has 8"),
+        (nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Conv2d(4, 4, 3)), (3, 8, 8), "takes a C×H×W map, but its input is flat (144)"),
+    ],
+)  # fmt: skip
+def test_check_layer_names_what_cannot_take_its_input(layer, input_shape, words):
+    name = words.split("'")[0].split(" ")[0] if not words.startswith("'") else "block"
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer(layer, input_shape, (1, 1, 1), name)
+    message = str(error.value)
+    assert words in message and message.startswith(name), message
+    assert (
+        "RuntimeError" not in message and "Expected" not in message and "size" not in message.split("Hint")[0]
+    )
+
+
+def test_check_layer_errors_in_forward_code_and_bad_arguments():
+    class View(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+
+        def forward(self, x):
+            return self.conv(x).view(-1, 400)
+
+    with pytest.raises(
+        CheckFailed, match=r"^Net failed in its own forward code, after layer 'conv' \(output 4×6×6\)"
+    ):
+        checks.check_layer(View(), (3, 8, 8), (400,), "Net")
+    with pytest.raises(CheckFailed, match="expected a built layer, got the class Conv2d itself"):
+        checks.check_layer(nn.Conv2d, (3, 8, 8), (4, 6, 6), "CONV1")
+    with pytest.raises(
+        CheckFailed, match=r"C1 parameters: expected 156, got 150 \(-6\)\. Hint: .*one bias per filter"
+    ):
+        checks.check_layer(nn.Conv2d(1, 6, 5, bias=False), (1, 32, 32), (6, 28, 28), "C1", params=156)
+    with pytest.raises(
+        CheckFailed, match="output shape: expected 144, got 4×6×6. Hint: the output is still a map"
+    ):
+        checks.check_layer(nn.Conv2d(3, 4, 3), (3, 8, 8), (144,), "flat")
+    with pytest.raises(CheckFailed, match="keep the batch axis first"):
+        checks.check_layer(nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(0)), (3, 8, 8), (288,), "flat")
+
+
+def test_check_shape_and_layer_shapes_hints_fit_the_difference():
+    with pytest.raises(CheckFailed, match=r"got \(1, 5, 28, 28\)\. Hint: the channels of a conv's output"):
+        checks.check_shape(torch.zeros(1, 5, 28, 28), (1, 6, 28, 28), "C1 output")
+    wrong_filters = nn.Sequential(
+        nn.Conv2d(1, 5, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(5 * 14 * 14, 10)
+    )
+    reference = [("conv", (6, 28, 28)), ("pool", (6, 14, 14)), ("fc", (10,))]
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer_shapes(wrong_filters, (1, 32, 32), reference)
+    assert "expected 6×28×28, got 5×28×28" in str(error.value) and "out_channels" in str(error.value)
+    assert "N − F" not in str(error.value)
+
+
+# --- check_raises and check_equal: one check, a useful sentence (issue 9, item 6) -------------------
+
+
+def refuse_unnamed(input_size):
+    raise ConfigError(f"kernel 11 is larger than the input {input_size}: the output would be empty")
+
+
+def test_check_raises_with_a_message_prefix_is_one_check(capsys):
+    def refuse_named(input_size):
+        raise ConfigError(f"CONV1: kernel 11 is larger than the input {input_size}")
+
+    message = checks.check_raises(
+        refuse_named, ValueError, "input_size=9", message_starts_with="conv1", input_size=9
+    )
+    assert message.startswith("CONV1:") and capsys.readouterr().out.count("✓") == 1
+    with pytest.raises(CheckFailed) as error:
+        checks.check_raises(
+            refuse_unnamed, ValueError, "input_size=9", message_starts_with="CONV1", input_size=9
+        )
+    assert capsys.readouterr().out == "", "no ✓ before the failure of the same check"
+    assert str(error.value) == (
+        "input_size=9 is refused, but the message should start with 'CONV1'; it reads: "
+        "'kernel 11 is larger than the input 9: the output would be empty'. Hint: begin the message with 'CONV1'."
+    )
+
+
+def test_check_equal_with_booleans_says_what_does_not_hold(capsys):
+    checks.check_equal(True, True, "the model has ReLU layers")
+    assert capsys.readouterr().out == "✓ the model has ReLU layers\n"
+    for actual in (False, torch.tensor(False)):
+        with pytest.raises(CheckFailed) as error:
+            checks.check_equal(actual, True, "the message names POOL2", hint="start it with the layer's name")
+        assert str(error.value) == (
+            "expected that the message names POOL2, but it does not hold. Hint: start it with the layer's name"
+        )
+    with pytest.raises(
+        CheckFailed, match="expected this to be false: the model has LRN layers; but it holds"
+    ):
+        checks.check_equal(True, False, "the model has LRN layers")
+
+
+def test_no_check_ever_says_expected_true_got_false():
+    attempts = [
+        lambda: checks.check_equal(False, True, "x"),
+        lambda: checks.check_equal(True, False, "x"),
+        lambda: checks.check_raises(refuse_unnamed, message_starts_with="C3", input_size=5),
+    ]
+    for attempt in attempts:
+        with pytest.raises(CheckFailed) as error:
+            attempt()
+        assert "expected True" not in str(error.value) and "got False" not in str(error.value)
+
+
+def test_the_student_readme_quotes_what_the_checks_print(capsys):
+    """lectures/README.md (issue 9, item 17) shows a ✓ line and a failure exactly as the toolkit writes them."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "lectures" / "README.md").read_text()
+    checks.check_layer(nn.Conv2d(1, 6, 5), (1, 32, 32), (6, 28, 28), "C1", params=156)
+    tick = capsys.readouterr().out.strip()
+    assert f"`{tick}`" in readme
+    with pytest.raises(CheckFailed) as error:
+        checks.check_layer(nn.Conv2d(1, 6, 7), (1, 32, 32), (6, 28, 28), "C1")
+    shown = f"{CheckFailed.title}: {error.value}"
+    assert f"`{shown.split(' Hint: ')[0]} Hint: ...`" in readme
+    assert f"`{ConfigError.title}: ...`" in readme
+    for words in ("Shift+Enter", "Validate", ".ipynb", "GPU", "2 minutes", "1 minute"):
+        assert words in readme
+    from cnnlab.kernel_env import KERNEL_DISPLAY_NAME
+
+    assert f"**{KERNEL_DISPLAY_NAME}**" in readme  # the kernel the student setup.sh installs

@@ -3,7 +3,9 @@
 For each assignment, one throwaway course: generate the student version (it must equal the committed
 lectures/), submit the solution as a perfect student and the untouched student version as a blank
 one, and autograde both. One autograde run serves two purposes: the solution executes top to bottom
-without an error and gets full marks, and the blank notebook gets 0 and crashes nothing.
+without an error and gets full marks, and the blank notebook gets 0 and crashes nothing. It is the one
+execution of each solution notebook per test run (the blank version skips the ungraded training demonstrations
+that the perfect one has run); these tests are slow (tests/conftest.py's SLOW_FIXTURES).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from course import (
     SOLUTIONS,
     Course,
     assignment_ids,
+    blank_submission,
     comparable_cells,
     error_outputs,
     nbgrader_meta,
@@ -47,7 +50,7 @@ def graded(request, tmp_path_factory):
     course = Course(tmp_path_factory.mktemp(assignment))
     release = course.generate(assignment)
     perfect = {nb.name: perfect_submission(release / nb.name, nb) for nb in notebooks_of(assignment)}
-    blank = {nb.name: nbformat.read(nb, as_version=4) for nb in notebooks_of(assignment, course.release)}
+    blank = {nb.name: blank_submission(nb) for nb in notebooks_of(assignment, course.release)}
     course.submit("perfect", assignment, perfect)
     course.submit("blank", assignment, blank)
     course.autograde(assignment)

@@ -1,5 +1,7 @@
 """summarize(): exact parameters and MACs, shapes per layer, no weights allocated, readable errors."""
 
+import html
+import math
 import time
 
 import pytest
@@ -7,7 +9,7 @@ import torch
 from torch import nn
 
 from cnnlab.errors import ConfigError
-from cnnlab.summary import summarize, summary_html
+from cnnlab.summary import MEMORY_CONVENTION, summarize, summary_html
 
 VGG16_CONFIG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -185,8 +187,8 @@ def test_matmuls_in_a_parent_and_parameters_outside_leaves_get_rows_of_their_own
 @pytest.mark.parametrize(
     ("input_shape", "words"),
     [
-        ((1, 16, 16), ["layer '6'", "Conv2d", "16×1×1", "Kernel size"]),
-        ((3, 32, 32), ["layer '0'", "expects 1 input channels but got 3"]),
+        ((1, 16, 16), ["layer '6' (Conv2d 16→120", "its 5×5 kernel is larger than its 1×1 input", "Hint:"]),
+        ((3, 32, 32), ["layer '0'", "takes 1 input channel, but its input has 3 (3×32×32)", "in_channels"]),
     ],
 )
 def test_a_model_that_cannot_take_its_input_gets_a_sentence(input_shape, words):
@@ -197,8 +199,12 @@ def test_a_model_that_cannot_take_its_input_gets_a_sentence(input_shape, words):
 
 def test_wrong_linear_size_names_the_layer_and_the_fix():
     model = nn.Sequential(nn.Conv2d(3, 6, 5), nn.Flatten(), nn.Linear(100, 10))
-    with pytest.raises(ConfigError, match=r"layer '2' \(Linear 100→10\).*expects 100 features but got 4704"):
+    with pytest.raises(ConfigError) as error:
         summarize(model, (3, 32, 32))
+    assert str(error.value) == (
+        "layer '2' (Linear 100→10) takes 100 input features, but its input has 4,704 (6×28×28). "
+        "Hint: in_features must equal channels × height × width of what comes in."
+    )
 
 
 @pytest.mark.parametrize("bad", [(3, 0, 32), "32x32", (3, 32, 32, 1, 1), None, (3.5, 32, 32)])
@@ -210,3 +216,50 @@ def test_bad_input_shapes_are_refused_clearly(bad):
 def test_non_modules_are_refused_clearly():
     with pytest.raises(ConfigError, match="needs a torch nn.Module; got function"):
         summarize(lenet5, (1, 32, 32))
+
+
+def alexnet(inplace: bool, lrn: bool = True, dropout: bool = True):
+    """AlexNet (one tower, as in notebook 02), with in-place ReLUs or not."""
+
+    def relu():
+        return nn.ReLU(inplace=inplace)
+
+    norm = (lambda: nn.LocalResponseNorm(5)) if lrn else nn.Identity
+    return nn.Sequential(
+        nn.Conv2d(3, 96, 11, stride=4), relu(), norm(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(96, 256, 5, padding=2), relu(), norm(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(256, 384, 3, padding=1), relu(),
+        nn.Conv2d(384, 384, 3, padding=1), relu(),
+        nn.Conv2d(384, 256, 3, padding=1), relu(), nn.MaxPool2d(3, 2),
+        nn.Flatten(),
+        nn.Dropout(0.5) if dropout else nn.Identity(), nn.Linear(256 * 6 * 6, 4096), relu(),
+        nn.Dropout(0.5) if dropout else nn.Identity(), nn.Linear(4096, 4096), relu(),
+        nn.Linear(4096, 1000),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("lrn, dropout", [(True, True), (False, False)])
+def test_activation_memory_does_not_depend_on_inplace_relus(lrn, dropout):
+    """Issue 9 item 11: two equally correct students quoted 437 MiB and 758 MiB for one batch of 128."""
+    with torch.device("meta"):
+        in_place, fresh = alexnet(True, lrn, dropout), alexnet(False, lrn, dropout)
+    a, b = summarize(in_place, (3, 227, 227), batch_size=128), summarize(fresh, (3, 227, 227), batch_size=128)
+    assert a.activation_bytes == b.activation_bytes
+    assert [r.activation_bytes for r in a.rows] == [r.activation_bytes for r in b.rows]
+    # the convention: conv, norm, pool and FC outputs count; ReLU, dropout, identity and flatten do not
+    counted = {"Conv2d", "LocalResponseNorm", "MaxPool2d", "Linear"}
+    assert all((r.activation_bytes > 0) == (r.kind in counted) for r in b.rows), [
+        (r.kind, r.activation_bytes) for r in b.rows
+    ]
+    by_hand = sum(math.prod(r.output_shape) for r in b.rows if r.kind in counted) * 128 * 4
+    assert b.activation_bytes == by_hand
+    conv1 = 96 * 55 * 55 + (96 * 55 * 55 if lrn else 0) + 96 * 27 * 27  # CONV1, its LRN, POOL1
+    assert sum(r.activation_bytes for r in b.rows[:4]) == conv1 * 128 * 4
+
+
+def test_the_table_says_how_memory_is_counted():
+    summary = summarize(lenet5(), (1, 32, 32))
+    assert MEMORY_CONVENTION in str(summary) and html.escape(MEMORY_CONVENTION) in summary._repr_html_()
+    assert "ReLU" in MEMORY_CONVENTION and "in place or not" in MEMORY_CONVENTION
+    tanh_rows = [r for r in summary.rows if r.kind == "Tanh"]
+    assert tanh_rows and all(r.activation_bytes == 0 for r in tanh_rows)  # not in place, still not counted

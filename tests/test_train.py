@@ -202,14 +202,24 @@ def fit_quietly(model, data, **options):
 
 
 def test_a_model_for_one_channel_images(data):
-    with pytest.raises(ConfigError, match="could not take a batch of 3×16×16 images: .*channels"):
+    with pytest.raises(ConfigError) as error:
         fit_quietly(tiny_net(in_channels=1), data)
+    message = str(error.value)
+    assert message.startswith("the model could not take a batch of 3×16×16 images: layer '0' (Conv2d 1→8")
+    assert (
+        "takes 1 input channel, but its input has 3 (3×16×16)" in message and "Hint: in_channels" in message
+    )
 
 
 def test_a_model_for_larger_images(data):
     made_for_larger_images = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 30 * 30, 4))
-    with pytest.raises(ConfigError, match="could not take a batch of 3×16×16 images: .*shapes"):
+    with pytest.raises(ConfigError) as error:
         fit_quietly(made_for_larger_images, data)
+    assert str(error.value) == (
+        "the model could not take a batch of 3×16×16 images: layer '2' (Linear 3600→4) takes 3,600 input "
+        "features, but its input has 784 (4×14×14). Hint: in_features must equal channels × height × width "
+        "of what comes in."
+    )  # PyTorch's own words ("mat1 and mat2 shapes cannot be multiplied") are left out
 
 
 def test_a_bug_in_forward_keeps_its_traceback(data):
@@ -303,6 +313,28 @@ def test_verbose_prints_a_header_and_a_summary(data, capsys):
     assert err == ""  # progress=False: no bar
 
 
+def test_a_named_run_shows_its_name_everywhere(data, capsys):
+    history = trained(data, budget=ONE_EPOCH, verbose=True, progress=True, name="Quadrant-mini")
+    out, err = capsys.readouterr()
+    assert out.startswith("Training Quadrant-mini (Sequential, ")  # the name, then the model's class
+    assert "Quadrant-mini: 100%" in err  # the progress bar
+    assert (history.name, history.run_name, history.model_name) == (
+        "Quadrant-mini",
+        "Quadrant-mini",
+        "Sequential",
+    )
+    assert history.summary().startswith("Quadrant-mini on cpu")
+    assert history.plot()._suptitle.get_text().startswith("Quadrant-mini on cpu")
+    assert History(**history.to_dict()) == history
+
+
+def test_an_unnamed_run_is_named_for_its_model_class(history, data):
+    assert (history.name, history.run_name) == ("Sequential", "Sequential")
+    assert history.plot()._suptitle.get_text().startswith("Sequential on cpu")
+    with pytest.raises(ConfigError, match="name should be a short text"):
+        fit_quietly(tiny_net(), data, name="  ")
+
+
 def test_progress_draws_a_bar_and_quiet_prints_nothing(data, capsys):
     trained(data, budget=ONE_EPOCH, progress=True)
     assert "10/10" in capsys.readouterr().err
@@ -328,6 +360,48 @@ def test_history_plot_has_loss_and_accuracy_axes(history):
     assert isinstance(figure, Figure) and len(figure.axes) == 2
     assert [ax.get_title() for ax in figure.axes] == ["Loss", "Accuracy"]
     assert all(len(ax.get_lines()) == 2 for ax in figure.axes)
+
+
+FIGURE_SETUP = """
+import torch
+from torch import nn
+from cnnlab.data import ImageData, show_examples
+from cnnlab.filters import show_filters
+from cnnlab.history import History
+history = History(model_name="Net", device="cpu: 1 thread", budget_name="short", epochs=2, batch_size=8, seed=0,
+                  train_loss=[2.0, 1.5], train_acc=[0.2, 0.4], test_loss=[1.9, 1.6], test_acc=[0.3, 0.45])
+images, labels = torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 0, 1])
+data = ImageData("tiny", ("a", "b"), images, labels, images, labels, mean=(0.5,) * 3, std=(0.2,) * 3)
+"""
+# cell -> how many images it must show
+FIGURE_CELLS = {
+    "history.plot();": 1,  # issue 9 item 8: the locked training cells end so, and showed nothing
+    "history.plot()": 1,
+    "figure = history.plot()": 1,
+    "figure = history.plot()\nfigure": 1,  # the cell's value adds nothing to what the call showed
+    "figure": 1,  # shown again in a later cell
+    "import matplotlib.pyplot as plt\nhistory.plot();\nplt.show()": 1,  # pyplot has nothing left open
+    "history.plot();\nhistory.plot();": 2,
+    "show_examples(data)": 1,  # issue 9 item 9: it showed its grid twice
+    "show_examples(data);": 1,
+    "show_filters(nn.Conv2d(3, 4, 3))": 1,
+    "show_filters(nn.Conv2d(3, 4, 3));": 1,
+}
+
+
+def test_figures_show_exactly_once_in_an_executed_notebook():
+    """The curves, the examples and the filters show once in a notebook, however the cell ends."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    cells = [FIGURE_SETUP, *FIGURE_CELLS]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in cells])
+    NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    for cell, expected in zip(notebook.cells[1:], FIGURE_CELLS.values()):
+        images = [output for output in cell.outputs if "image/png" in output.get("data", {})]
+        assert len(images) == expected, (cell.source, cell.outputs)
+        results = [output for output in cell.outputs if output.get("output_type") == "execute_result"]
+        assert not results, (cell.source, results)  # no "<Figure size ...>" line either
 
 
 def test_history_html_and_dict(history):
@@ -361,3 +435,17 @@ def test_device_copies_are_made_once(data):
     assert train._on_device(data, torch.device("meta")) is first
     assert first["train"][0].device.type == "meta"
     assert train._on_device(data, torch.device("cpu"))["train"][0] is data.x_train  # no copy on the CPU
+
+
+def test_setup_notebook_prints_the_threads_that_fit_trains_with(data, monkeypatch, capsys):
+    """Issue 9 item 10: it printed "cpu: 2 threads" while fit trained on 1."""
+    from cnnlab.notebook import setup_notebook
+
+    monkeypatch.setenv("CNNLAB_DEVICE", "cpu")
+    for forced, expected in (("1", "cpu: 1 thread"), ("2", "cpu: 2 threads")):
+        monkeypatch.setenv("CNNLAB_THREADS", forced)
+        torch.set_num_threads(3 - int(forced))  # what torch had before: something else
+        setup_notebook(seed=0)
+        assert capsys.readouterr().out.splitlines()[-1] == f"device: {expected}"
+        history = fit_quietly(tiny_net(), data, budget=Budget(epochs=1, batch_size=500, lr=0.05))
+        assert history.device == expected

@@ -1,21 +1,18 @@
 #!/usr/bin/env bash
-# The 20-seed sweeps of every graded training run on a GPU machine: how docs/training-checks.md's GPU figures are
-# made. Run from the repo root with cnnlab importable (PYTHONPATH=$PWD). Writes three files under OUT (default
-# sweeps/): cuda.jsonl (one JSON line per seed), sweeps.log (every run's output) and summary.txt. Few files on
-# purpose: the device tool returns only a handful. Small nets are launch-bound, so several processes share the GPU.
+# The 20-seed sweeps of every graded training run on a GPU machine, recorded in tests/sweeps/*.json under "cuda"
+# (docs/training-checks.md). Run from the repo root with cnnlab importable (PYTHONPATH=$PWD). Small nets are
+# launch-bound, so one process per notebook shares the GPU. Writes two files under OUT (default sweeps/), since the
+# device tool returns only a handful: records.tar.gz (the updated tests/sweeps/) and sweeps.log (every run's output).
 #     OUT=/tmp/sweeps tools/device_sweeps.sh
 set -u
 out=${OUT:-sweeps}
 mkdir -p "$out"
 python3 -m cnnlab.data build >> "$out/sweeps.log" 2>&1 || { tail -n 20 "$out/sweeps.log"; exit 1; }
-sweep() {  # sweep NOTEBOOK SEEDS
-    CNNLAB_DEVICE=cuda CNNLAB_THREADS=1 python3 tests/training_sweep.py "$1" --seeds "$2" \
-        --jsonl "$out/cuda.jsonl" >> "$out/sweeps.log" 2>&1
-}
-for seeds in 0-9 10-19; do
-    sweep 01_lenet/lenet.ipynb $seeds &
-    sweep 02_alexnet/alexnet.ipynb $seeds &
+for notebook in $(cd solutions && grep -l '_training_run' */*.ipynb); do
+    CNNLAB_DEVICE=cuda CNNLAB_THREADS=1 python3 tests/training_sweep.py "$notebook" --seeds 0-19 --record \
+        >> "$out/sweeps.log" 2>&1 &
 done
-for seeds in 0-6 7-13 14-19; do sweep 03_zfnet/zfnet.ipynb $seeds & done
 wait
-grep -E "seeds pass|FAIL|Error" "$out/sweeps.log" | tee "$out/summary.txt"
+python3 tests/training_sweep.py --docs >> "$out/sweeps.log" 2>&1  # the processes above wrote it at once
+tar -czf "$out/records.tar.gz" tests/sweeps docs/training-checks.md
+grep -E "seeds pass|FAIL|Error" "$out/sweeps.log"

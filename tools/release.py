@@ -7,6 +7,7 @@ It runs `nbgrader generate_assignment --force`, which strips solutions, hidden t
 records each assignment in the gradebook. Commit lectures/ afterwards: a test keeps it in sync.
 """
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -15,9 +16,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def kernel_env_module():
+    """cnnlab/kernel_env.py of this checkout, loaded by its path: without importing the cnnlab package (and
+    torch), and also where cnnlab is not installed."""
+    spec = importlib.util.spec_from_file_location("_cnnlab_kernel_env", ROOT / "cnnlab" / "kernel_env.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def nbgrader_environment() -> dict[str, str]:
-    """This Python's bin folder first on PATH: nbgrader runs `alembic` from PATH to create a gradebook."""
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    """The environment to run nbgrader in: this Python's bin folder first on PATH (nbgrader runs `alembic` from
+    PATH to create a gradebook), and the course's kernel environment (cnnlab/kernel_env.py), which every kernel
+    nbgrader starts inherits, whichever kernel spec it uses."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**kernel_env_module().kernel_environment(), "PATH": path}
 
 
 def main(argv: list[str]) -> int:

@@ -15,10 +15,14 @@ except ModuleNotFoundError:  # Python 3.10
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def render() -> str:
+def project_dependencies(dev: bool = True) -> list[str]:
+    """pyproject.toml's dependencies, with the dev extra's when ``dev``."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    deps = list(project["dependencies"])
-    deps += project["optional-dependencies"]["dev"]
+    return list(project["dependencies"]) + (project["optional-dependencies"]["dev"] if dev else [])
+
+
+def render() -> str:
+    deps = project_dependencies()
     lines = [
         "# Generated from pyproject.toml by tools/sync_environment.py: edit pyproject.toml instead.",
         "#   conda env create -f environment.yml && conda activate cnn-architectures",

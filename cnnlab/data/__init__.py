@@ -2,7 +2,7 @@
 show_examples, a grid of images per class.
 
     from cnnlab.data import load_course_data
-    data = load_course_data()      # builds data/course-shapes-v1.npz once (a few seconds), then loads it
+    data = load_course_data()      # builds data/course-shapes-v1.npz once (about 10 s of one core), then loads it
 
 Nothing is ever downloaded. On the command line: ``python -m cnnlab.data build | verify | info``.
 """

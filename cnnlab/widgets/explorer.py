@@ -7,6 +7,8 @@ notebook executed without a front end shows the table, and nothing ever waits on
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -137,7 +139,9 @@ class Explorer:
             raise
         except Exception as error:
             call = _call(self._setup.build, kwargs)
-            raise ConfigError(f"{call} raised {type(error).__name__}: {_first_line(error)}") from error
+            where = _failing_line(error)
+            at = f" at `{where}`" if where else ""
+            raise ConfigError(f"{call} raised {type(error).__name__}{at}: {_first_line(error)}") from error
         if not isinstance(model, nn.Module):
             call = _call(self._setup.build, kwargs)
             raise ConfigError(f"{call} returned {type(model).__name__}, not an nn.Module")
@@ -206,6 +210,21 @@ def _call(build, kwargs: dict) -> str:
     """'vgg(conv1_kernel=5, width=64)'."""
     name = getattr(build, "__name__", type(build).__name__)
     return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+
+
+def _failing_line(error: Exception) -> str:
+    """The builder's own line of code where ``error`` came from (it names the layer being built), or ''.
+
+    The last frame outside torch and cnnlab: ``self.c3 = nn.Conv2d(6, 16, kernel, groups=4)``.
+    """
+    library_roots = (str(Path(torch.__file__).parent), str(Path(__file__).parents[1]))
+    line = ""
+    for frame in traceback.extract_tb(error.__traceback__):
+        if frame.filename.startswith(library_roots) or not frame.line:
+            continue
+        if not frame.line.strip().startswith("raise "):  # an explicit raise says why in its own words
+            line = frame.line.strip()
+    return line if len(line) <= 120 else line[:117] + "..."
 
 
 def _first_line(error: Exception) -> str:

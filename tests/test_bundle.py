@@ -1,0 +1,177 @@
+"""The student bundle (tools/bundle.py): it holds no answer, and it installs and runs outside the repository."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from course import HIDDEN_REGION, MARKERS, ROOT, SOLUTION_REGION, SOLUTIONS, nbgrader_meta
+
+sys.path.insert(0, str(ROOT / "tools"))
+import bundle as bundle_tool  # noqa: E402
+
+MIN_LINE = 25  # shorter lines (`x = torch.zeros(1)`, `super().__init__()`) are not distinctive
+
+
+def answer_lines() -> set[str]:
+    """Every distinctive line of a solution, a hidden test or a model answer in solutions/."""
+    lines = set()
+    for notebook in SOLUTIONS.glob("*/*.ipynb"):
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if cell.cell_type == "markdown" and nbgrader_meta(cell).get("solution"):
+                found = [cell.source]  # a model answer
+            else:
+                found = SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
+            lines |= {
+                line.strip() for text in found for line in text.splitlines() if len(line.strip()) >= MIN_LINE
+            }
+    return lines
+
+
+def bundle_texts(folder: Path):
+    """(path, text) of every file under ``folder``, and of every file inside its wheels and archives."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        name = str(path.relative_to(folder))
+        if path.suffix in (".whl", ".zip"):
+            with zipfile.ZipFile(path) as archive:
+                for member in archive.namelist():
+                    yield f"{name}!{member}", archive.read(member).decode("utf-8", "replace")
+        elif path.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(path) as archive:
+                for member in archive.getmembers():
+                    if member.isfile():
+                        data = archive.extractfile(member).read()
+                        if member.name.endswith(".whl"):
+                            with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+                                for inner in wheel.namelist():
+                                    yield (
+                                        f"{name}!{member.name}!{inner}",
+                                        wheel.read(inner).decode("utf-8", "replace"),
+                                    )
+                        else:
+                            yield f"{name}!{member.name}", data.decode("utf-8", "replace")
+        else:
+            yield name, path.read_bytes().decode("utf-8", "replace")
+
+
+def leaks(folder: Path, answers: set[str]) -> list[str]:
+    """What in ``folder`` gives an answer away: a solutions/ path, a gradebook, a marker, an answer line."""
+    found = []
+    for name, text in bundle_texts(folder):
+        parts = name.replace("!", "/").split("/")
+        if "solutions" in parts or name.endswith((".db", ".sqlite")):
+            found.append(f"{name}: not for students")
+        found += [f"{name}: marker {marker!r}" for marker in MARKERS if marker in text]
+        present = {line.strip() for line in text.splitlines()} & answers
+        found += [f"{name}: {line!r}" for line in sorted(present)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def dist(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("dist")
+    bundle_tool.build_bundle(folder)
+    return folder
+
+
+def test_the_bundle_holds_the_course(dist):
+    bundle = dist / bundle_tool.NAME
+    assert sorted(
+        p.relative_to(bundle / "notebooks") for p in (bundle / "notebooks").glob("*/*.ipynb")
+    ) == sorted(p.relative_to(ROOT / "lectures") for p in (ROOT / "lectures").glob("*/*.ipynb"))
+    assert (bundle / "README.md").read_text() == (ROOT / "lectures" / "README.md").read_text()
+    assert os.access(bundle / "setup.sh", os.X_OK)
+    (wheel,) = (bundle / "wheels").glob("cnnlab-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "cnnlab/data/course.py" in names and "cnnlab/kernel_env.py" in names
+    assert [name for name in names if name.startswith("cnnlab/grade/")] == [], (
+        "the grading kit is the instructor's"
+    )
+    assert (dist / f"{bundle_tool.NAME}.tar.gz").is_file()
+
+
+def test_nothing_in_the_bundle_answers_a_graded_cell(dist):
+    answers = answer_lines()
+    assert len(answers) > 100, "found too few answer lines in solutions/ to scan for"
+    assert leaks(dist, answers) == []
+
+
+def test_the_scan_finds_a_leaked_answer(tmp_path):
+    answer = sorted(answer_lines())[0]
+    (tmp_path / "notes.md").write_text(f"some text\n  {answer}\n")
+    with zipfile.ZipFile(tmp_path / "cnnlab-0-py3-none-any.whl", "w") as wheel:
+        wheel.writestr("cnnlab/hidden.py", "# BEGIN HIDDEN TESTS\n")
+    assert leaks(tmp_path, {answer}) == [
+        "cnnlab-0-py3-none-any.whl!cnnlab/hidden.py: marker 'BEGIN HIDDEN TESTS'",
+        f"notes.md: {answer!r}",
+    ]
+
+
+def _first_stub(notebook: Path) -> int:
+    cells = nbformat.read(notebook, as_version=4).cells
+    return next(
+        i for i, c in enumerate(cells) if c.cell_type == "code" and "raise NotImplementedError()" in c.source
+    )
+
+
+@pytest.mark.slow
+def test_the_bundle_installs_and_runs_outside_the_repository(dist, tmp_path):
+    with tarfile.open(dist / f"{bundle_tool.NAME}.tar.gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    course = tmp_path / bundle_tool.NAME
+    assert not course.resolve().is_relative_to(ROOT)
+    environment = {
+        key: value for key, value in os.environ.items() if not key.startswith(("VIRTUAL_ENV", "PYTHON"))
+    }
+    environment["PATH"] = os.pathsep.join(
+        p for p in environment["PATH"].split(os.pathsep) if ".venv" not in p
+    )
+    setup = subprocess.run(
+        ["./setup.sh", "--no-lab"], cwd=course, env=environment, capture_output=True, text=True, timeout=900
+    )
+    assert setup.returncode == 0, setup.stdout[-3000:] + setup.stderr[-3000:]
+    assert (course / "data" / "course-shapes-v1.npz").is_file()
+
+    # An untouched notebook runs, in the course's kernel, to its first exercise and stops there
+    notebook = course / "notebooks" / "01_lenet" / "lenet.ipynb"
+    stub = _first_stub(notebook)
+    script = f"""
+import json, nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+nb = nbformat.read({str(notebook)!r}, as_version=4)
+nb.cells.insert(0, nbformat.v4.new_code_cell("import sys, os, cnnlab; print(sys.prefix, cnnlab.__file__, os.environ['CNNLAB_DATA'])"))
+client = NotebookClient(nb, kernel_name="cnnlab", timeout=600, resources={{"metadata": {{"path": {str(notebook.parent)!r}}}}})
+try:
+    client.execute()
+    failed = None
+except CellExecutionError as error:
+    failed = error.ename
+ran = [i - 1 for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.get("execution_count")]
+errors = [i - 1 for i, c in enumerate(nb.cells) for o in c.get("outputs", []) if o.output_type == "error"]
+print(json.dumps({{"failed": failed, "errors": errors, "ran": ran, "where": nb.cells[0].outputs[0].text}}))
+"""
+    result = subprocess.run(
+        [str(course / ".venv" / "bin" / "python"), "-c", script],
+        cwd=course,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["failed"] == "NotImplementedError"
+    assert report["errors"] == [stub], f"the first error must be the first exercise, cell {stub}"
+    prefix, toolkit, data = report["where"].split()
+    assert Path(prefix).resolve() == (course / ".venv").resolve()
+    assert Path(toolkit).resolve().is_relative_to((course / ".venv").resolve())
+    assert Path(data).resolve() == (course / "data").resolve()

@@ -1,0 +1,164 @@
+"""Builds the student bundle: the whole course for a class, with no answer in it.
+
+    .venv/bin/python tools/bundle.py            # writes dist/cnn-architectures/ and dist/cnn-architectures.tar.gz
+
+What a student unpacks and runs (``./setup.sh``):
+
+    README.md            the student README (lectures/README.md)
+    notebooks/<id>/      the student versions of every assignment, as committed in lectures/
+    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml, without the grading kit (cnnlab/grade)
+    setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
+                         data/, installs the course's kernel and starts JupyterLab on notebooks/
+    environment.yml      the same dependencies for conda
+
+The dataset is generated on the student's machine, as in the repository: the wheel holds its generator and the
+SHA-256 it must have. The grading kit stays out: students never run it, and it is the instructor's tool
+(docs/class.md). tests/test_bundle.py scans every file of the bundle, the wheel's contents included, for any
+line of a solution, a hidden test or a model answer, and installs and runs the bundle outside the repository.
+
+Each step is one small class with one job, run in order by ``build_bundle``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DIST = ROOT / "dist"
+NAME = "cnn-architectures"
+# Packages of cnnlab that students do not get: the grading kit is the instructor's
+INSTRUCTOR_ONLY = ("cnnlab/grade/",)
+
+
+class CopyNotebooks:
+    """lectures/<id>/*.ipynb → notebooks/<id>/, and lectures/README.md → README.md."""
+
+    def __call__(self, bundle: Path) -> None:
+        lectures = ROOT / "lectures"
+        readme = lectures / "README.md"
+        if not readme.exists():
+            raise SystemExit("bundle.py: lectures/README.md (the student README) is missing")
+        shutil.copy(readme, bundle / "README.md")
+        for notebook in sorted(lectures.glob("*/*.ipynb")):
+            target = bundle / "notebooks" / notebook.parent.name / notebook.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(notebook, target)
+
+
+def build_wheel(into: Path) -> Path:
+    """The whole toolkit's wheel (the grading kit included), built from pyproject.toml into ``into``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        # Built from a copy, so that setuptools' build/ and egg-info never land in the checkout
+        source = Path(scratch) / "source"
+        source.mkdir()
+        for name in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / name, source / name)
+        shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
+        command = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation"]
+        build = subprocess.run([*command, "-w", str(into), str(source)], capture_output=True, text=True)
+        if build.returncode != 0:
+            raise SystemExit(f"bundle.py: building the cnnlab wheel failed:\n{build.stderr}")
+    return next(Path(into).glob("cnnlab-*.whl"))
+
+
+class BuildStudentWheel:
+    """The toolkit's wheel, rewritten without the instructor-only packages."""
+
+    def __call__(self, bundle: Path) -> None:
+        wheels = bundle / "wheels"
+        wheels.mkdir()
+        with tempfile.TemporaryDirectory() as scratch:
+            wheel = build_wheel(Path(scratch))
+            self.strip(wheel, wheels / wheel.name)
+
+    @staticmethod
+    def strip(source: Path, target: Path) -> None:
+        """Copies the wheel without INSTRUCTOR_ONLY files, with a RECORD that lists what is left."""
+        with (
+            zipfile.ZipFile(source) as original,
+            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as student,
+        ):
+            record_name = next(name for name in original.namelist() if name.endswith(".dist-info/RECORD"))
+            rows = []
+            for info in original.infolist():
+                if info.filename == record_name or info.filename.startswith(INSTRUCTOR_ONLY):
+                    continue
+                data = original.read(info)
+                student.writestr(info, data)
+                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+                rows.append((info.filename, f"sha256={digest}", str(len(data))))
+            record = io.StringIO()
+            csv.writer(record, lineterminator="\n").writerows([*rows, (record_name, "", "")])
+            student.writestr(record_name, record.getvalue())
+
+
+class WriteSetup:
+    """The student setup.sh (tools/student/setup.sh) and an environment.yml with the same dependencies."""
+
+    def __call__(self, bundle: Path) -> None:
+        setup = bundle / "setup.sh"
+        shutil.copy(ROOT / "tools" / "student" / "setup.sh", setup)
+        setup.chmod(0o755)
+        sys.path.insert(0, str(ROOT / "tools"))
+        from sync_environment import project_dependencies
+
+        wheel = next((bundle / "wheels").glob("cnnlab-*.whl")).name
+        lines = [
+            "# The course's environment for conda; ./setup.sh does the same with a venv.",
+            "#   conda env create -f environment.yml && conda activate cnn-architectures",
+            "#   export CNNLAB_DATA=$PWD/data && python -m cnnlab.data build",
+            "#   python -m cnnlab.kernel_env install --env CNNLAB_DATA $PWD/data",
+            f"name: {NAME}",
+            "channels:",
+            "  - conda-forge",
+            "dependencies:",
+            "  - python=3.11",
+            "  - pip",
+            "  - pip:",
+            *[f'      - "{dependency}"' for dependency in project_dependencies(dev=False)],
+            f"      - ./wheels/{wheel}",
+        ]
+        (bundle / "environment.yml").write_text("\n".join(lines) + "\n")
+
+
+class Archive:
+    """dist/cnn-architectures.tar.gz, for handing out as one file."""
+
+    def __call__(self, bundle: Path) -> None:
+        with tarfile.open(bundle.parent / f"{NAME}.tar.gz", "w:gz") as archive:
+            archive.add(bundle, arcname=NAME)
+
+
+STEPS = [CopyNotebooks(), BuildStudentWheel(), WriteSetup(), Archive()]
+
+
+def build_bundle(dist: Path = DIST) -> Path:
+    """Builds the bundle in ``dist``; returns its folder."""
+    bundle = dist / NAME
+    shutil.rmtree(bundle, ignore_errors=True)
+    bundle.mkdir(parents=True)
+    for step in STEPS:
+        step(bundle)
+    return bundle
+
+
+def main() -> int:
+    bundle = build_bundle()
+    files = sorted(path.relative_to(bundle.parent) for path in bundle.rglob("*") if path.is_file())
+    print("\n".join(str(path) for path in files))
+    print(f"==> {bundle} and {bundle.parent / (NAME + '.tar.gz')}: hand out the archive")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
