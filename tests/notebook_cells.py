@@ -17,7 +17,9 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
+import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import nbformat
 from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, nbgrader_meta
@@ -154,3 +156,14 @@ class BuildCells:
         source = self.source(grade_id)
         assert source.count(old) == 1, f"{self.notebook}:{grade_id} should hold {old!r} once"
         return {grade_id: source.replace(old, new)}
+
+
+ALTERNATIVES = Path(__file__).resolve().parent / "alternatives"
+_ANSWER_LINE = re.compile(r"^# %% (\w+)$", re.M)
+
+
+def alternative_answers(assignment: str) -> dict[str, str]:
+    """{grade id: answer} from tests/alternatives/<assignment>.py, whose ``# %% <grade id>`` lines start each answer."""
+    text = (ALTERNATIVES / f"{assignment}.py").read_text()
+    parts = _ANSWER_LINE.split(text)
+    return {grade_id: source.strip() + "\n" for grade_id, source in zip(parts[1::2], parts[2::2])}
