@@ -39,7 +39,7 @@ def _namespace(assignment: str, class_source: str) -> dict:
         for c in nbformat.read(SOLUTIONS / NOTEBOOKS[assignment], as_version=4).cells
         if c.cell_type == "code"
     ]
-    config = next(c.source for c in cells if c.source.startswith(MINIS[assignment][1]))
+    config = next(c.source for c in cells if MINIS[assignment][1] in c.source)
     namespace: dict = {}
     for source in (cells[0].source.replace("device = setup_notebook(seed=0)", ""), class_source, config):
         exec(compile(source, assignment, "exec"), namespace)

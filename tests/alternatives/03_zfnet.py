@@ -29,6 +29,7 @@ class AlexNetFamily(nn.Module):
         num_classes=1000,
         input_size=227,
         dropout=0.5,
+        lrn=True,
     ):
         super().__init__()
         filters = [3, conv1_filters, conv2_filters, conv3_filters, conv4_filters, conv5_filters]
@@ -50,7 +51,7 @@ class AlexNetFamily(nn.Module):
             if pool:
                 layers.append(nn.MaxPool2d(kernel_size=3, stride=2))
                 size = pool_output_size(size, 3, 2, layer=pool)
-                if pool != "POOL3":
+                if lrn and pool != "POOL3":
                     layers.append(nn.LocalResponseNorm(5, alpha=5e-4, beta=0.75, k=2.0))
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(
