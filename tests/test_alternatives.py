@@ -22,6 +22,7 @@ NOTEBOOKS = {"02_alexnet": "02_alexnet/alexnet.ipynb", "03_zfnet": "03_zfnet/zfn
 MINIS = {"02_alexnet": ("AlexNet", "MINI = dict("), "03_zfnet": ("AlexNetFamily", "ALEXNET_MINI = dict(")}
 
 
+@pytest.mark.slow  # the build cells of 02 and 03, twice: about 30 s on 2 cores
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
 def test_the_alternative_answers_pass_every_check_of_the_build(assignment):
     answers = alternative_answers(assignment)

@@ -172,6 +172,7 @@ def build_cells():
     return cells_of
 
 
+@pytest.mark.slow  # about a minute for the three notebooks on 2 cores
 @pytest.mark.parametrize("notebook", sorted({case[0] for case in MISTAKES}))
 def test_the_solution_passes_every_check_of_the_build(build_cells, notebook):
     cells = build_cells(notebook)
@@ -179,6 +180,7 @@ def test_the_solution_passes_every_check_of_the_build(build_cells, notebook):
     assert cells.failing() == {}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", MISTAKES, ids=_label)
 def test_one_mistake_costs_only_its_own_step(build_cells, case):
     notebook, cell, old, new, expected = case
