@@ -80,6 +80,18 @@ def test_solution_executes_without_error_and_gets_full_marks(graded):
     }
 
 
+def test_training_runs_show_their_curves(graded):
+    """Each graded training run's cell ends with ``history.plot();``: its outputs in the executed notebook hold the
+    curves as an image (the discussion asks about them)."""
+    assignment, course = graded
+    for nb in notebooks_of(assignment):
+        executed = nbformat.read(course.autograded / "perfect" / assignment / nb.name, as_version=4)
+        runs = [c for c in executed.cells if nbgrader_meta(c).get("grade_id", "").endswith("_training_run")]
+        for cell in runs:
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert images, f"{nb.name}: {nbgrader_meta(cell)['grade_id']} shows no curves"
+
+
 def test_untouched_student_version_gets_zero(graded):
     assignment, course = graded
     grades = course.grades(assignment, "blank")
