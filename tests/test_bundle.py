@@ -84,9 +84,9 @@ def dist(tmp_path_factory) -> Path:
 
 def test_the_bundle_holds_the_course(dist):
     bundle = dist / bundle_tool.NAME
-    assert sorted(
-        p.relative_to(bundle / "notebooks") for p in (bundle / "notebooks").glob("*/*.ipynb")
-    ) == sorted(p.relative_to(ROOT / "lectures") for p in (ROOT / "lectures").glob("*/*.ipynb"))
+    assert sorted(p.relative_to(bundle / "notebooks") for p in (bundle / "notebooks").glob("*/*")) == sorted(
+        p.relative_to(ROOT / "lectures") for p in (ROOT / "lectures").glob("*/*") if p.is_file()
+    )
     assert (bundle / "README.md").read_text() == (ROOT / "lectures" / "README.md").read_text()
     assert os.access(bundle / "setup.sh", os.X_OK)
     # Validate runs every cell: the course's per-cell limit, not nbgrader's 30 s, which a training run exceeds

@@ -417,14 +417,7 @@ def corner_settings(explorer):
 @pytest.mark.parametrize(
     "notebook",
     [
-        pytest.param(
-            "01_lenet/lenet.ipynb",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="notebook 01's LeNet5 passes layer= to conv_output_size/pool_output_size once branch "
-                "i9notebooks lands: remove this mark then",
-            ),
-        ),
+        "01_lenet/lenet.ipynb",
         "02_alexnet/alexnet.ipynb",
         "03_zfnet/zfnet.ipynb",
     ],
