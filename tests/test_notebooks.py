@@ -33,7 +33,15 @@ from course import (
 )
 
 ASSIGNMENTS = assignment_ids()
-EXPECTED_ASSIGNMENTS = ["00_foundations", "01_lenet", "02_alexnet", "03_zfnet", "04_vgg", "05_googlenet", "07_complexity"]
+EXPECTED_ASSIGNMENTS = [
+    "00_foundations",
+    "01_lenet",
+    "02_alexnet",
+    "03_zfnet",
+    "04_vgg",
+    "05_googlenet",
+    "07_complexity",
+]
 
 
 def test_the_course_has_its_notebooks():

@@ -379,9 +379,9 @@ def test_an_impossible_zfnet_setting_names_the_layer(zfnet_explorer, family_name
     # 163 -> CONV1 (11×11 /6) 26 -> POOL1 12 -> CONV2 (/3) 4 -> POOL2 1 -> POOL3 has no 3×3 window left
     zfnet_explorer.set(conv1_stride=6, conv2_stride=3, input_size=163)
     assert zfnet_explorer.summary is None
-    assert zfnet_explorer.message.startswith("POOL3 cannot work on a 1×1 map")
+    assert zfnet_explorer.message.startswith("POOL3")
     assert "larger than the input 1" in zfnet_explorer.message and "Traceback" not in zfnet_explorer.message
-    assert "POOL3 cannot work" in zfnet_explorer.widget.children[1].value  # shown in the message area
+    assert zfnet_explorer.message in zfnet_explorer.widget.children[1].value  # shown in the message area
     assert "opacity" in zfnet_explorer.table_html and good_table in zfnet_explorer.table_html
     zfnet_explorer.controls["conv2_stride"].value = 1  # one slider back: it works again
     assert zfnet_explorer.message == ""
