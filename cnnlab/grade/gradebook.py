@@ -38,7 +38,7 @@ RECORDS = Table(
 )
 
 SCHEMA_LOCK = 0x636E6E6C6162  # PostgreSQL advisory lock held while a gradebook's tables are created
-INSTALL_LOCK = SCHEMA_LOCK + 1  # ... and while a shard reads the assignment's cells, installing them if missing
+INSTALL_LOCK = SCHEMA_LOCK + 1  # held while a shard reads the assignment, installing it if missing
 ATTEMPTS = 5  # a server gradebook written by several shards at once: tries of a step that can lose a race
 _STUDENT_FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 _GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
