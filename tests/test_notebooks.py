@@ -6,6 +6,11 @@ one, and autograde both. One autograde run serves two purposes: the solution exe
 without an error and gets full marks, and the blank notebook gets 0 and crashes nothing. It is the one
 execution of each solution notebook per test run (the blank version skips the ungraded training demonstrations
 that the perfect one has run); these tests are slow (tests/conftest.py's SLOW_FIXTURES).
+
+The perfect submission trains at a tiny budget (tiny_budget.py: one epoch on a slice of the data, and
+``check_learns`` only asks that the run finished): this round trip proves the notebook's plumbing under nbgrader,
+not its accuracy. Each graded run at its real budget is proved by its 20-seed sweep record, which
+tests/test_training_checks.py keeps in step with the notebook's cells (docs/training-checks.md).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from course import (
     notebooks_of,
     perfect_submission,
 )
+from tiny_budget import with_tiny_budget
 
 ASSIGNMENTS = assignment_ids()
 EXPECTED_ASSIGNMENTS = [
@@ -57,7 +63,10 @@ def graded(request, tmp_path_factory):
     assignment = request.param
     course = Course(tmp_path_factory.mktemp(assignment))
     release = course.generate(assignment)
-    perfect = {nb.name: perfect_submission(release / nb.name, nb) for nb in notebooks_of(assignment)}
+    perfect = {
+        nb.name: with_tiny_budget(perfect_submission(release / nb.name, nb))
+        for nb in notebooks_of(assignment)
+    }
     blank = {nb.name: blank_submission(nb) for nb in notebooks_of(assignment, course.release)}
     course.submit("perfect", assignment, perfect)
     course.submit("blank", assignment, blank)
