@@ -1,7 +1,7 @@
 """Latency of one explorer update, against doing the same with a real forward pass: VGG-16 at 224×224,
 notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227, notebook 04's
-VGG explorer (its own explore cell, over the reference VGG) at 224×224, and notebook 06's ResNet explorer (from
-ResNet-50, over the reference blocks and builder) at 224×224.
+VGG explorer (its own explore cell, over the reference VGG) at 224×224, notebook 05's Inception-module explorer
+at 28×28, and notebook 06's ResNet explorer (from ResNet-50, over the reference blocks and builder) at 224×224.
 
     .venv/bin/python bench/widget_latency.py [--updates 100] [--forward-reps 5]
 
@@ -29,6 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from course import explorer_cell, solution_code  # noqa: E402  (reads the notebook's own cells)
 
 ZFNET_NOTEBOOK = "03_zfnet/zfnet.ipynb"
+GOOGLENET_NOTEBOOK = "05_googlenet/googlenet.ipynb"
+# Notebook 05's Inception-module explorer: naive against bottleneck, then widths and the input depth.
+INCEPTION_STEPS = [
+    dict(design="naive"),
+    dict(design="bottleneck", ch3x3_reduce=128, ch5x5_reduce=32),
+    dict(in_channels=832, pool_proj=128),
+    dict(in_channels=256, ch3x3_reduce=64, ch5x5_reduce=64, pool_proj=64),
+]
 RESNET_NOTEBOOK = "06_resnet/resnet.ipynb"
 # Notebook 06's moves from ResNet-50: ResNet-34, ResNet-101, a narrower ResNet-50, and back.
 RESNET_STEPS = [
@@ -105,28 +113,28 @@ def time_updates(explorer, steps: list[dict], n: int, warmup: int = 10) -> list[
     return times
 
 
-def time_real_forward(build, input_size: int, reps: int) -> list[float]:
+def time_real_forward(build, input_size: int, reps: int, in_channels: int = 3) -> list[float]:
     """Milliseconds to build the model for real on the CPU and run one image through it."""
     times = []
     for _ in range(reps + 1):  # the first is a warm-up
         start = time.perf_counter()
         model = build().eval()
         with torch.no_grad():
-            model(torch.randn(1, 3, input_size, input_size))
+            model(torch.randn(1, in_channels, input_size, input_size))
         times.append((time.perf_counter() - start) * 1e3)
         del model
     return times[1:]
 
 
 def measure(
-    name: str, explorer, steps: list[dict], build, input_size: int, args
+    name: str, explorer, steps: list[dict], build, input_size: int, args, in_channels: int = 3
 ) -> tuple[float, float, float]:
     """Prints one explorer's update latency beside a real build and forward; returns (p50, p95, forward) ms."""
     updates = time_updates(explorer, steps, args.updates)
     p50, p95 = percentile(updates, 50), percentile(updates, 95)
     print(f"{name} explorer update (meta build + summarize + render), {len(updates)} updates: ", end="")
     print(f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(updates):.1f} ms")
-    forward = time_real_forward(build, input_size, args.forward_reps)
+    forward = time_real_forward(build, input_size, args.forward_reps, in_channels)
     forward_ms = statistics.median(forward)
     print(
         f"{name} real build + forward on the CPU ({torch.get_num_threads()} threads), {len(forward)} reps: ",
@@ -170,20 +178,35 @@ def main() -> None:
     vgg04_p50, vgg04_p95, vgg04_forward_ms = measure(
         "VGG (notebook 04)", vgg04_explorer, VGG_STEPS, lambda: vgg_cells["VGG"](), 224, args
     )
+    inception = solution_code(
+        GOOGLENET_NOTEBOOK, "naive_module", "conv_bn", "inception_module", "explorer_builder"
+    )
+    inception_explorer = eval(explorer_cell(GOOGLENET_NOTEBOOK), dict(inception))
+    in_p50, in_p95, in_forward_ms = measure(
+        "Inception module (notebook 05)",
+        inception_explorer,
+        INCEPTION_STEPS,
+        lambda: inception["inception_module"](in_channels=832),
+        28,
+        args,
+        in_channels=1,
+    )
     resnet_cells = ("basic_block", "bottleneck_block", "resnet_builder", "explorer_build")
     resnets = solution_code(RESNET_NOTEBOOK, *resnet_cells)
     resnet_explorer = eval(explorer_cell(RESNET_NOTEBOOK), dict(resnets))
     rn_p50, rn_p95, rn_forward_ms = measure(
         "ResNet-50 (notebook 06)", resnet_explorer, RESNET_STEPS, lambda: resnets["resnet"](50), 224, args
     )
-    worst = max(p95, zf_p95, vgg04_p95, rn_p95)
+    worst = max(p95, zf_p95, vgg04_p95, in_p95, rn_p95)
     print(f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'}")
     print(
         f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
         f"zfnet_p50_ms={zf_p50:.1f} zfnet_p95_ms={zf_p95:.1f} zfnet_forward_ms={zf_forward_ms:.1f} "
         f"zfnet_ratio={zf_forward_ms / zf_p95:.1f} "
         f"vgg04_p50_ms={vgg04_p50:.1f} vgg04_p95_ms={vgg04_p95:.1f} vgg04_forward_ms={vgg04_forward_ms:.1f} "
-        f"vgg04_ratio={vgg04_forward_ms / vgg04_p95:.1f} resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
+        f"vgg04_ratio={vgg04_forward_ms / vgg04_p95:.1f} "
+        f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f} "
+        f"resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
         f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f}"
     )
 

@@ -67,6 +67,7 @@ def fit(
     weight_decay: float = 5e-4,
     augment: bool = False,
     label_smoothing: float = 0.0,
+    aux_weight: float | None = None,
     progress: bool = True,
     verbose: bool = True,
     name: str | None = None,
@@ -84,6 +85,10 @@ def fit(
     ``seed`` drives the shuffling and the augmentation. The initial weights are the caller's: call
     ``seed_everything(seed)`` just before building the model to make the whole run repeatable.
 
+    ``aux_weight`` is for models with auxiliary classifiers (GoogLeNet): in training mode such a model
+    returns ``(logits, aux_logits, ...)``, and the loss is the main cross-entropy plus ``aux_weight``
+    times each auxiliary one. In eval mode it returns the logits alone, which are what is evaluated.
+
     ``name`` names the run (``name="ZFNet-mini"``) in the training line, the progress bar, the
     History and the plot's title; by default it is the model's class name.
     """
@@ -95,6 +100,7 @@ def fit(
     budget_name, plan = resolve_budget(budget, device.type)
     plan = _with_overrides(plan, lr=lr, batch_size=batch_size)
     _check_regularisation(weight_decay, label_smoothing)
+    _check_aux_weight(aux_weight)
     _configure_backends(device)
 
     run = _TrainingRun(
@@ -106,6 +112,7 @@ def fit(
         augment=augment,
         label_smoothing=label_smoothing,
         seed=seed,
+        aux_weight=aux_weight,
     )
     history = History(
         model_name=model_name,
@@ -246,6 +253,7 @@ class _TrainingRun:
         label_smoothing: float = 0.0,
         seed: int = 0,
         recipe: _Recipe | None = None,
+        aux_weight: float | None = None,
     ):
         self.device = device
         self.recipe = recipe or _recipe_for(device)
@@ -276,6 +284,7 @@ class _TrainingRun:
         )
         self.scaler = torch.amp.GradScaler(device.type) if self.recipe.grad_scaling else None
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.aux_weight = aux_weight
         # Random numbers come from the device itself on a GPU, so drawing them needs no copy.
         generator_device = device if device.type == "cuda" else torch.device("cpu")
         self.generator = torch.Generator(device=generator_device).manual_seed(seed)
@@ -313,8 +322,10 @@ class _TrainingRun:
 
     def _step(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with self.autocast():
-            logits = self.model(inputs)
+            logits, aux_logits = _main_and_aux(self.model(inputs), self.aux_weight)
             loss = self.loss_fn(logits, labels)  # autocast computes cross-entropy in float32
+            for aux in aux_logits:
+                loss = loss + self.aux_weight * self.loss_fn(aux, labels)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler is None:
             loss.backward()
@@ -333,6 +344,25 @@ class _TrainingRun:
             self.model, self.test_images, self.test_labels, self.to_input, self.autocast
         )
         return loss_sum.item() / len(self.test_labels), correct.item() / len(self.test_labels)
+
+
+def _main_and_aux(outputs, aux_weight: float | None) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """A training-mode output split into the main logits and the auxiliary ones (none for a plain model)."""
+    if isinstance(outputs, torch.Tensor):
+        return outputs, ()
+    if not (
+        isinstance(outputs, tuple | list) and outputs and all(isinstance(o, torch.Tensor) for o in outputs)
+    ):
+        raise ConfigError(
+            f"in training mode the model should return a tensor of class scores, or a tuple (logits, "
+            f"aux_logits, ...) of tensors; it returned a {type(outputs).__name__}."
+        )
+    if aux_weight is None:
+        raise ConfigError(
+            f"in training mode the model returned {len(outputs)} outputs, (logits, aux_logits, ...): "
+            "pass aux_weight= to fit (say 0.3) to add the auxiliary losses, or return the logits alone."
+        )
+    return outputs[0], tuple(outputs[1:])
 
 
 def _warmup_cosine(total_steps: int, warmup_steps: int):
@@ -554,6 +584,13 @@ def _with_overrides(budget: Budget, *, lr: float | None, batch_size: int | None)
             raise ConfigError(f"lr should be a positive number; got {lr!r}.")
         budget = replace(budget, lr=float(lr))
     return budget
+
+
+def _check_aux_weight(aux_weight: float | None) -> None:
+    if aux_weight is None:
+        return
+    if isinstance(aux_weight, bool) or not (isinstance(aux_weight, int | float) and aux_weight >= 0):
+        raise ConfigError(f"aux_weight should be a number ≥ 0 (or None); got {aux_weight!r}.")
 
 
 def _check_regularisation(weight_decay: float, label_smoothing: float) -> None:

@@ -23,6 +23,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import sysconfig
 import time
 import urllib.error
@@ -89,16 +90,51 @@ class SharedEnvironment:
         shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
         (own,) = self.folder.glob("lib/python3*/site-packages")
         (own / "cnnlab-course.pth").write_text(f"{source}\n{packages}\n")
+        self._replace_packages_this_python_cannot_run(packages, own)
+        # Jupyter's data files (nbconvert's templates: nbgrader's feedback is HTML), found under this prefix;
+        # the course's kernel spec is installed anew, for this Python
+        data = Path(sys.prefix) / "share" / "jupyter"
+        ignore = shutil.ignore_patterns("kernels")
+        shutil.copytree(data, self.folder / "share" / "jupyter", symlinks=True, ignore=ignore)
         # The commands by name (nbgrader itself runs `alembic`), each a module of this Python
         for command, module in COMMANDS.items():
             script = self.bin / command
             script.write_text(f'#!/bin/sh\nexec "{self.python}" -m {module} "$@"\n')
             script.chmod(0o755)
+        subprocess.run([self.python, "-m", "cnnlab.kernel_env", "install"], check=True, capture_output=True)
         for path in [self.folder, *self.folder.parents]:
             if path == Path("/"):
                 break
             path.chmod(path.stat().st_mode | 0o005)  # every user may enter and read it
         return self
+
+    def _replace_packages_this_python_cannot_run(self, packages: Path, own: Path) -> None:
+        """Debian's Python may be older than the course venv's (3.11.2 against 3.11.7): a package whose
+        Requires-Python excludes it gets the newest version that allows it, in the venv's own site-packages,
+        which comes first on the path."""
+        from packaging.specifiers import SpecifierSet
+        from packaging.version import Version
+
+        version = subprocess.run(
+            [self.python, "-c", "import platform; print(platform.python_version())"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        excluded = []
+        for metadata in packages.glob("*.dist-info/METADATA"):
+            fields = dict(
+                line.split(": ", 1)
+                for line in metadata.read_text(errors="replace").splitlines()
+                if ": " in line
+            )
+            if "Requires-Python" in fields and Version(version) not in SpecifierSet(
+                fields["Requires-Python"]
+            ):
+                excluded.append(fields["Name"])
+        if excluded:
+            command = [self.python, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(own)]
+            subprocess.run([*command, *sorted(excluded)], check=True, capture_output=True)
 
 
 def _everyone_reaches(path: Path) -> bool:

@@ -38,6 +38,8 @@ SLOW_FIXTURES = {
 FAST_TEST_SECONDS = 20.0
 
 _durations: dict[str, float] = {}
+# Every test's setup, call and teardown, summed by file: where the suite's time goes.
+_file_seconds: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(config, items):
@@ -47,11 +49,18 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_runtest_logreport(report):
+    file = report.nodeid.split("::")[0]
+    _file_seconds[file] = _file_seconds.get(file, 0.0) + report.duration
     if "slow" not in report.keywords:
         _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
 
 
 def pytest_terminal_summary(terminalreporter):
+    if _file_seconds:
+        terminalreporter.section("time per test file (setup, tests and teardown)")
+        for file, seconds in sorted(_file_seconds.items(), key=lambda item: -item[1]):
+            if seconds >= 1.0:
+                terminalreporter.write_line(f"  {seconds:7.1f} s  {file}")
     too_slow = sorted(((s, n) for n, s in _durations.items() if s > FAST_TEST_SECONDS), reverse=True)
     if too_slow:
         terminalreporter.section("tests too slow for the fast tier")

@@ -21,19 +21,26 @@ import bundle as bundle_tool  # noqa: E402
 MIN_LINE = 25  # shorter lines (`x = torch.zeros(1)`, `super().__init__()`) are not distinctive
 
 
-def answer_lines() -> set[str]:
-    """Every distinctive line of a solution, a hidden test or a model answer in solutions/."""
-    lines = set()
+def answer_lines() -> dict[str, set[str]]:
+    """Every distinctive line of a solution, a hidden test or a model answer in solutions/, with the
+    assignments whose answers hold it."""
+    lines: dict[str, set[str]] = {}
     for notebook in SOLUTIONS.glob("*/*.ipynb"):
         for cell in nbformat.read(notebook, as_version=4).cells:
             if cell.cell_type == "markdown" and nbgrader_meta(cell).get("solution"):
                 found = [cell.source]  # a model answer
             else:
                 found = SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
-            lines |= {
-                line.strip() for text in found for line in text.splitlines() if len(line.strip()) >= MIN_LINE
-            }
+            for line in (line.strip() for text in found for line in text.splitlines()):
+                if len(line) >= MIN_LINE:
+                    lines.setdefault(line, set()).add(notebook.parent.name)
     return lines
+
+
+def _assignment_of(name: str) -> str | None:
+    """The assignment a bundle file belongs to (notebooks/<id>/...), or None for the toolkit and the rest."""
+    parts = name.replace("!", "/").split("/")
+    return parts[parts.index("notebooks") + 1] if "notebooks" in parts[:-2] else None
 
 
 def bundle_texts(folder: Path):
@@ -62,16 +69,21 @@ def bundle_texts(folder: Path):
             yield name, path.read_bytes().decode("utf-8", "replace")
 
 
-def leaks(folder: Path, answers: set[str]) -> list[str]:
-    """What in ``folder`` gives an answer away: a solutions/ path, a gradebook, a marker, an answer line."""
+def leaks(folder: Path, answers: dict[str, set[str]]) -> list[str]:
+    """What in ``folder`` gives an answer away: a solutions/ path, a gradebook, a marker, an answer line.
+
+    An assignment may hand out what earlier assignments asked for (07's reference nets hold 04's VGG), so a file
+    of assignment A may hold a line that answers only assignments before A; nothing else may."""
     found = []
     for name, text in bundle_texts(folder):
         parts = name.replace("!", "/").split("/")
         if "solutions" in parts or name.endswith((".db", ".sqlite")):
             found.append(f"{name}: not for students")
         found += [f"{name}: marker {marker!r}" for marker in MARKERS if marker in text]
-        present = {line.strip() for line in text.splitlines()} & answers
-        found += [f"{name}: {line!r}" for line in sorted(present)]
+        owner = _assignment_of(name)
+        present = {line.strip() for line in text.splitlines()} & answers.keys()
+        given = {line for line in present if owner and all(answered < owner for answered in answers[line])}
+        found += [f"{name}: {line!r}" for line in sorted(present - given)]
     return found
 
 
@@ -84,9 +96,9 @@ def dist(tmp_path_factory) -> Path:
 
 def test_the_bundle_holds_the_course(dist):
     bundle = dist / bundle_tool.NAME
-    assert sorted(
-        p.relative_to(bundle / "notebooks") for p in (bundle / "notebooks").glob("*/*.ipynb")
-    ) == sorted(p.relative_to(ROOT / "lectures") for p in (ROOT / "lectures").glob("*/*.ipynb"))
+    assert sorted(p.relative_to(bundle / "notebooks") for p in (bundle / "notebooks").glob("*/*")) == sorted(
+        p.relative_to(ROOT / "lectures") for p in (ROOT / "lectures").glob("*/*") if p.is_file()
+    )
     assert (bundle / "README.md").read_text() == (ROOT / "lectures" / "README.md").read_text()
     assert os.access(bundle / "setup.sh", os.X_OK)
     # Validate runs every cell: the course's per-cell limit, not nbgrader's 30 s, which a training run exceeds
@@ -110,12 +122,19 @@ def test_nothing_in_the_bundle_answers_a_graded_cell(dist):
 
 
 def test_the_scan_finds_a_leaked_answer(tmp_path):
-    answer = sorted(answer_lines())[0]
+    answers = answer_lines()
+    answer = sorted(line for line, owners in answers.items() if "01_lenet" in owners)[0]
     (tmp_path / "notes.md").write_text(f"some text\n  {answer}\n")
     with zipfile.ZipFile(tmp_path / "cnnlab-0-py3-none-any.whl", "w") as wheel:
         wheel.writestr("cnnlab/hidden.py", "# BEGIN HIDDEN TESTS\n")
-    assert leaks(tmp_path, {answer}) == [
+    # in its own assignment's folder, or an earlier one's, an answer is a leak; in a later one's, it is given
+    for assignment in ("00_foundations", "01_lenet", "02_alexnet"):
+        (tmp_path / "notebooks" / assignment).mkdir(parents=True)
+        (tmp_path / "notebooks" / assignment / "module.py").write_text(f"{answer}\n")
+    assert leaks(tmp_path, {answer: {"01_lenet"}}) == [
         "cnnlab-0-py3-none-any.whl!cnnlab/hidden.py: marker 'BEGIN HIDDEN TESTS'",
+        f"notebooks/00_foundations/module.py: {answer!r}",
+        f"notebooks/01_lenet/module.py: {answer!r}",
         f"notes.md: {answer!r}",
     ]
 

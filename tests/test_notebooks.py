@@ -6,6 +6,11 @@ one, and autograde both. One autograde run serves two purposes: the solution exe
 without an error and gets full marks, and the blank notebook gets 0 and crashes nothing. It is the one
 execution of each solution notebook per test run (the blank version skips the ungraded training demonstrations
 that the perfect one has run); these tests are slow (tests/conftest.py's SLOW_FIXTURES).
+
+The perfect submission trains at a tiny budget (tiny_budget.py: one epoch on a slice of the data, and
+``check_learns`` only asks that the run finished): this round trip proves the notebook's plumbing under nbgrader,
+not its accuracy. Each graded run at its real budget is proved by its 20-seed sweep record, which
+tests/test_training_checks.py keeps in step with the notebook's cells (docs/training-checks.md).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from course import (
     notebooks_of,
     perfect_submission,
 )
+from tiny_budget import with_tiny_budget
 
 ASSIGNMENTS = assignment_ids()
 # Notebook 06's degradation experiment trains four nets for minutes on a CPU: here it only has to run (2 steps).
@@ -42,6 +48,7 @@ EXPECTED_ASSIGNMENTS = [
     "02_alexnet",
     "03_zfnet",
     "04_vgg",
+    "05_googlenet",
     "06_resnet",
     "07_complexity",
 ]
@@ -60,7 +67,10 @@ def graded(request, tmp_path_factory):
     assignment = request.param
     course = Course(tmp_path_factory.mktemp(assignment))
     release = course.generate(assignment)
-    perfect = {nb.name: perfect_submission(release / nb.name, nb) for nb in notebooks_of(assignment)}
+    perfect = {
+        nb.name: with_tiny_budget(perfect_submission(release / nb.name, nb))
+        for nb in notebooks_of(assignment)
+    }
     blank = {nb.name: blank_submission(nb) for nb in notebooks_of(assignment, course.release)}
     course.submit("perfect", assignment, perfect)
     course.submit("blank", assignment, blank)
@@ -89,6 +99,18 @@ def test_solution_executes_without_error_and_gets_full_marks(graded):
     assert {cell: score for cell, (score, _) in auto.items()} == {
         cell: top for cell, (_, top) in auto.items()
     }
+
+
+def test_training_runs_show_their_curves(graded):
+    """Each graded training run's cell ends with ``history.plot();``: its outputs in the executed notebook hold the
+    curves as an image (the discussion asks about them)."""
+    assignment, course = graded
+    for nb in notebooks_of(assignment):
+        executed = nbformat.read(course.autograded / "perfect" / assignment / nb.name, as_version=4)
+        runs = [c for c in executed.cells if nbgrader_meta(c).get("grade_id", "").endswith("_training_run")]
+        for cell in runs:
+            images = [o for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+            assert images, f"{nb.name}: {nbgrader_meta(cell)['grade_id']} shows no curves"
 
 
 def test_untouched_student_version_gets_zero(graded):

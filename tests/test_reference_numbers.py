@@ -78,6 +78,70 @@ def test_the_minis_are_the_same_network_in_both_notebooks(alexnet, family):
     assert shapes[0] == shapes[1]
 
 
+# --- notebook 05: the Inception module and torchvision's GoogLeNet ---------------------------------------
+SLIDE_MODULE = dict(ch1x1=128, ch3x3_reduce=64, ch3x3=192, ch5x5_reduce=64, ch5x5=96, pool_proj=64)
+
+
+@pytest.fixture(scope="module")
+def googlenet_classes():
+    return solution_code(
+        "05_googlenet/googlenet.ipynb",
+        "naive_module",
+        "conv_bn",
+        "inception_module",
+        "inception_aux",
+        "googlenet_class",
+    )
+
+
+def test_the_naive_inception_module(googlenet_classes):
+    summary = summarize(googlenet_classes["NaiveInception"](256, 128, 192, 96), (256, 28, 28))
+    assert summary.output_shape == (672, 28, 28)
+    assert (
+        summary.total_macs == 854_196_224 == 28 * 28 * 256 * (128 + 192 * 9 + 96 * 25)
+    )  # the slide's 854M ops
+
+
+def test_the_bottleneck_module_and_the_slides_total(googlenet_classes):
+    summary = summarize(googlenet_classes["Inception"](256, **SLIDE_MODULE), (256, 28, 28))
+    assert summary.output_shape == (480, 28, 28)
+    six_terms = [28 * 28 * 64 * 256, 28 * 28 * 64 * 256, 28 * 28 * 128 * 256, 28 * 28 * 192 * 9 * 64,
+                 28 * 28 * 96 * 25 * 64, 28 * 28 * 64 * 256]  # fmt: skip
+    assert summary.total_macs == sum(six_terms) == 271_351_808
+    # the slide says 358M: its six terms with the 3×3 term counted twice
+    assert round((sum(six_terms) + six_terms[3]) / 1e6) == 358
+
+
+def test_torchvisions_googlenet(googlenet_classes):
+    googlenet = googlenet_classes["GoogLeNet"]
+    without_aux = summarize(googlenet(aux_logits=False), (3, 224, 224))
+    assert without_aux.total_params == 6_624_904
+    assert without_aux.total_macs == 1_498_376_192  # torchvision's model card: 1.5 GFLOPS (as MACs)
+    assert (
+        summarize(googlenet().train(), (3, 224, 224)).total_params == 13_004_888
+    )  # with both auxiliary heads
+    assert without_aux.output_shape == (1000,)
+
+
+def test_googlenet_against_alexnet(alexnet, googlenet_classes):
+    alexnet_params = summarize(alexnet(), (3, 227, 227)).total_params
+    assert round(alexnet_params / 6_624_904, 1) == 9.4  # not the slide's 12×
+    # the paper's true 5×5 filters in the nine modules' third branch
+    five_by_five = [
+        (16, 32),
+        (32, 96),
+        (16, 48),
+        (24, 64),
+        (24, 64),
+        (32, 64),
+        (32, 128),
+        (32, 128),
+        (48, 128),
+    ]
+    paper = 6_624_904 + sum(reduce * filters * 16 for reduce, filters in five_by_five)
+    assert paper == 7_005_832 and round(alexnet_params / paper, 1) == 8.9
+
+
 # Notebook 06: torchvision's ResNets (v1.5: the bottleneck's stride on its 3×3 conv), exact at 224×224.
 RESNETS = {
     18: (11_689_512, 1_814_073_344),

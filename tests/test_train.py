@@ -449,3 +449,53 @@ def test_setup_notebook_prints_the_threads_that_fit_trains_with(data, monkeypatc
         assert capsys.readouterr().out.splitlines()[-1] == f"device: {expected}"
         history = fit_quietly(tiny_net(), data, budget=Budget(epochs=1, batch_size=500, lr=0.05))
         assert history.device == expected
+
+
+# --- auxiliary losses (GoogLeNet): a model that returns (logits, aux_logits, ...) in training --------
+
+
+class WithAuxHead(nn.Module):
+    """tiny_net with an auxiliary classifier on its first block, used in training mode only."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.head = nn.Sequential(nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2))
+        self.fc = nn.Linear(64, 4)
+        self.aux = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+
+    def forward(self, images):
+        features = self.block(images)
+        logits = self.fc(self.head(features).flatten(1))
+        if self.training:
+            return logits, self.aux(features)
+        return logits
+
+
+def test_aux_weight_adds_the_auxiliary_losses(data):
+    seed_everything(0)
+    model = WithAuxHead()
+    options = {"budget": TINY, "device": "cpu", "progress": False, "verbose": False}
+    with_aux = fit(model, data, seed=0, aux_weight=0.3, **options)
+    assert with_aux.test_acc[-1] > 0.5  # it learns, and is evaluated on the main logits
+    assert model.aux[2].weight.grad is not None  # the auxiliary head was trained
+    # the first loss is the main one plus 0.3 × the auxiliary one, both near ln 4 at the start
+    assert with_aux.initial_loss == pytest.approx(1.3 * math.log(4), rel=0.1)
+    seed_everything(0)
+    no_weight = fit(WithAuxHead(), data, seed=0, aux_weight=0.0, **options)
+    assert no_weight.initial_loss == pytest.approx(math.log(4), rel=0.1)
+
+
+def test_a_second_output_without_aux_weight_is_a_sentence(data):
+    with pytest.raises(ConfigError, match="returned 2 outputs.*pass aux_weight="):
+        fit_quietly(WithAuxHead(), data)
+
+
+@pytest.mark.parametrize("weight", [-0.1, "0.3", True])
+def test_a_bad_aux_weight(data, weight):
+    with pytest.raises(ConfigError, match="aux_weight should be a number"):
+        fit_quietly(WithAuxHead(), data, aux_weight=weight)
+
+
+def test_aux_weight_leaves_a_plain_model_alone(data, history):
+    assert trained(data, aux_weight=0.3).test_acc == history.test_acc

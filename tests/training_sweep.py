@@ -332,12 +332,35 @@ def load_records(assignment: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+def _summarised(sweep: dict) -> dict:
+    """The sweep with its pass count and min / median / max recomputed from its seeds."""
+    values = [acc for result in sweep["seeds"].values() for acc in result["accuracies"].values()]
+    passed = sum(result["passed"] for result in sweep["seeds"].values())
+    return {
+        **sweep,
+        "passed": passed,
+        "min": min(values),
+        "median": round(statistics.median(values), 4),
+        "max": max(values),
+    }
+
+
 def save_sweep(run: GradedRun, sweep: dict, device_type: str) -> Path:
-    records = load_records(run.assignment)
-    records.setdefault("notebook", run.notebook)
-    records.setdefault("runs", {}).setdefault(run.name, {})[device_type] = sweep
+    """Writes the sweep into the notebook's record. Seeds swept for the same fingerprint are added to those
+    already recorded, so several processes may each sweep a range of seeds (the file is locked meanwhile)."""
+    import fcntl
+
     RECORDS.mkdir(parents=True, exist_ok=True)
-    run.record_path.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
+    with open(RECORDS / f".{run.assignment}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = load_records(run.assignment)
+        records.setdefault("notebook", run.notebook)
+        sweeps = records.setdefault("runs", {}).setdefault(run.name, {})
+        earlier = sweeps.get(device_type, {})
+        if earlier.get("fingerprint", {}).get("sha256") == sweep["fingerprint"]["sha256"]:
+            sweep = {**sweep, "seeds": {**earlier["seeds"], **sweep["seeds"]}}
+        sweeps[device_type] = _summarised(sweep)
+        run.record_path.write_text(json.dumps(records, indent=1, sort_keys=True) + "\n")
     return run.record_path
 
 
@@ -378,12 +401,20 @@ def _sweep_table(run: GradedRun, device_type: str, sweep: dict) -> str:
 
 
 def docs_section() -> str:
-    tables = []
+    tables, missing = [], []
     for run in all_graded_runs():
-        for device_type, sweep in sorted(
-            load_records(run.assignment).get("runs", {}).get(run.name, {}).items()
-        ):
-            tables.append(_sweep_table(run, device_type, sweep))
+        sweeps = load_records(run.assignment).get("runs", {}).get(run.name, {})
+        tables += [_sweep_table(run, device_type, sweep) for device_type, sweep in sorted(sweeps.items())]
+        seeds = len(sweeps.get("cpu", {}).get("seeds", {}))
+        if seeds < RECORD_SEEDS:
+            missing.append(
+                f"- {run.notebook}, run `{run.name}` ({seeds} of {RECORD_SEEDS} seeds): `{run.command()}`"
+            )
+    if missing:
+        note = (
+            "These graded runs have no CPU record yet (the fast tests say so, and skip their record check):"
+        )
+        tables += ["### Not swept yet", "", note, "", *missing, ""]
     return "\n".join([DOCS_BEGIN, "", *tables, DOCS_END])
 
 
@@ -431,8 +462,6 @@ def main() -> int:
     runs = [run for run in graded_runs(args.notebook) if args.run in (None, run.name)]
     if not runs:
         parser.error(f"{args.notebook} has no graded training run named {args.run!r}")
-    if args.record and len(args.seeds) < RECORD_SEEDS:
-        parser.error(f"a record holds at least {RECORD_SEEDS} seeds; got {len(args.seeds)}")
     failed = 0
     for run in runs:
         sweep = run.sweep(args.seeds)

@@ -42,7 +42,7 @@ INSTRUCTOR_ONLY = ("cnnlab/grade/",)
 
 
 class CopyNotebooks:
-    """lectures/<id>/*.ipynb → notebooks/<id>/, and lectures/README.md → README.md."""
+    """lectures/<id>/* → notebooks/<id>/, and lectures/README.md → README.md."""
 
     def __call__(self, bundle: Path) -> None:
         lectures = ROOT / "lectures"
@@ -50,10 +50,11 @@ class CopyNotebooks:
         if not readme.exists():
             raise SystemExit("bundle.py: lectures/README.md (the student README) is missing")
         shutil.copy(readme, bundle / "README.md")
-        for notebook in sorted(lectures.glob("*/*.ipynb")):
-            target = bundle / "notebooks" / notebook.parent.name / notebook.name
+        # every file of an assignment: a notebook may come with modules it imports (07's reference nets)
+        for path in sorted(p for p in lectures.glob("*/*") if p.is_file()):
+            target = bundle / "notebooks" / path.parent.name / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(notebook, target)
+            shutil.copy(path, target)
 
 
 def build_wheel(into: Path) -> Path:

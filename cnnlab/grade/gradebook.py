@@ -38,6 +38,7 @@ RECORDS = Table(
 )
 
 SCHEMA_LOCK = 0x636E6E6C6162  # PostgreSQL advisory lock held while a gradebook's tables are created
+INSTALL_LOCK = SCHEMA_LOCK + 1  # held while a shard reads the assignment, installing it if missing
 ATTEMPTS = 5  # a server gradebook written by several shards at once: tries of a step that can lose a race
 _STUDENT_FIELDS = ("first_name", "last_name", "email", "lms_user_id")
 _GRADE_FIELDS = ("auto_score", "manual_score", "extra_credit", "needs_manual_grade")
@@ -77,6 +78,18 @@ def opened(url: str, course_id: str = "default_course", must_exist: bool = False
 def _schema_lock(url: str):
     """On PostgreSQL, one process at a time creates a new gradebook's tables: nbgrader creates them, then its
     ``alembic_version`` table only if there were none, so a second shard starting at once would see half a schema."""
+    with _advisory_lock(url, SCHEMA_LOCK):
+        yield
+
+
+def installing(url: str):
+    """Held while a process reads the assignment from a server gradebook and installs it if it is missing."""
+    return _advisory_lock(url, INSTALL_LOCK)
+
+
+@contextmanager
+def _advisory_lock(url: str, key: int):
+    """A PostgreSQL advisory lock held for the block (a server gradebook that shards share); nothing elsewhere."""
     if not url.startswith("postgresql"):
         yield
         return
@@ -85,11 +98,11 @@ def _schema_lock(url: str):
     engine = create_engine(url)
     try:
         with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK})
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
             try:
                 yield
             finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK})
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
     finally:
         engine.dispose()
 
@@ -186,12 +199,26 @@ def install_assignment(gradebook, structure: dict) -> None:
             )
 
 
+@contextmanager
+def _one_transaction(gradebook):
+    """nbgrader's ``update_or_create_*`` commit after each row; inside this block they only flush, so the rows
+    are committed together at its end: a run killed halfway leaves no half-installed assignment behind."""
+    session = gradebook.db
+    session.commit = session.flush  # an instance attribute hides Session.commit for this block only
+    try:
+        yield
+    finally:
+        del session.commit
+
+
 def install_assignment_once(gradebook, structure: dict) -> None:
-    """``install_assignment``, committed; where another process installs it at the same time, theirs stays."""
+    """``install_assignment``, committed as one transaction; where another process installed it first, theirs
+    stays."""
     for attempt in range(ATTEMPTS):
         try:
             if assignment_structure(gradebook, structure["name"]) is None:
-                install_assignment(gradebook, structure)
+                with _one_transaction(gradebook):
+                    install_assignment(gradebook, structure)
             gradebook.db.commit()
             return
         except Exception:

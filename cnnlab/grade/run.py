@@ -42,8 +42,17 @@ def shard_gradebook(course: Course, options: GradeOptions) -> str:
 
 
 def _structure(course: Course, gradebook, target: str, assignment: str) -> dict:
-    """The assignment as nbgrader recorded it: from the target gradebook, else copied from the course's."""
+    """The assignment as nbgrader recorded it: from the target gradebook, else copied from the course's.
+
+    On a server gradebook that several shards write, one shard at a time reads and installs it: a shard reading
+    while another installs would otherwise take half an assignment for the whole one, and grade against it."""
+    with gb.installing(target):
+        return _structure_unlocked(course, gradebook, target, assignment)
+
+
+def _structure_unlocked(course: Course, gradebook, target: str, assignment: str) -> dict:
     structure = gb.assignment_structure(gradebook, assignment)
+    gradebook.db.commit()  # end the read: the next shard must see this one's install, not an older snapshot
     if structure is not None:
         return structure
     if target != course.db_url:

@@ -163,6 +163,10 @@ def grade_submission(setup: WorkerSetup, slot: int, task: Task, fonts: list[str]
             feedback = course_root / "feedback" / task.student / setup.assignment
             if not error and feedback.is_dir():
                 files["feedback"] = str(feedback)
+            else:  # the grade stands, but the instructor must hear that this student has no feedback
+                findings.remarks.append(
+                    f"no feedback written: {error or 'nbgrader wrote no feedback folder'}"
+                )
     findings.read_outputs(autograded, setup)
     with opened(url, setup.course_id) as gradebook:
         submission = export_submission(gradebook, setup.assignment, task.student)

@@ -1,0 +1,69 @@
+"""What notebooks 01-03 say holds: the settings their text suggests fail where it says, every explorer refusal
+names its layer, and the prose's numbers are what the cells compute."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+import torch
+from course import SOLUTIONS, explorer_cell, solution_code
+
+from cnnlab.errors import ConfigError
+
+
+def _markdown(notebook: str) -> str:
+    cells = nbformat.read(SOLUTIONS / notebook, as_version=4).cells
+    return "\n".join(c.source for c in cells if c.cell_type == "markdown")
+
+
+def _explorer(notebook: str, namespace: dict):
+    return eval(compile(explorer_cell(notebook), notebook, "eval"), namespace)
+
+
+def test_lenet_explorer_names_the_layer_that_cannot_work():
+    notebook = "01_lenet/lenet.ipynb"
+    explorer = _explorer(notebook, solution_code(notebook, "lenet_class"))
+    explorer.set(kernel_size=7, input_size=16)  # 16 -> C1 10 -> S2 5: C3's 7×7 kernel does not fit
+    assert explorer.summary is None
+    assert explorer.message.startswith("C3"), explorer.message
+
+
+@pytest.mark.parametrize(
+    "settings, layer",
+    [
+        (dict(input_size=63), "POOL3"),  # 63 -> CONV1 14 -> POOL1 6 -> POOL2 2: POOL3's window does not fit
+        (dict(input_size=9), "CONV1"),
+        (dict(input_size=31), "POOL2"),  # 31 -> CONV1 6 -> POOL1 2: POOL2's window does not fit
+    ],
+)
+def test_alexnet_refusals_name_the_layer(settings, layer):
+    namespace = solution_code("02_alexnet/alexnet.ipynb", "alexnet_class")
+    with pytest.raises(ConfigError) as refusal:
+        namespace["AlexNet"](**settings)
+    assert str(refusal.value).startswith(layer), str(refusal.value)
+
+
+def test_the_zfnet_setting_the_text_suggests_fails_at_pool3():
+    notebook = "03_zfnet/zfnet.ipynb"
+    assert "CONV1's stride at 6 and CONV2's at 3 on a 163×163 input leave POOL3" in " ".join(
+        _markdown(notebook).split()
+    )
+    explorer = _explorer(notebook, solution_code(notebook, "family_class"))
+    explorer.set(conv1_stride=6, conv2_stride=3, input_size=163)
+    assert explorer.summary is None
+    assert explorer.message.startswith("POOL3"), explorer.message
+    explorer.set(conv1_stride=6, conv2_stride=1, input_size=163)  # one change less, and it works
+    assert explorer.summary is not None
+
+
+def test_zfnet_summary_states_the_slide_network_size_the_cells_compute():
+    notebook = "03_zfnet/zfnet.ipynb"
+    assert "about six times the size of AlexNet" in " ".join(_markdown(notebook).split())
+    family = solution_code(notebook, "family_class")["AlexNetFamily"]
+    with torch.device("meta"):
+        slide = family(
+            conv1_kernel=7, conv1_stride=2, conv3_filters=512, conv4_filters=1024, conv5_filters=512
+        )
+        alexnet = family()
+    ratio = sum(p.numel() for p in slide.parameters()) / sum(p.numel() for p in alexnet.parameters())
+    assert round(ratio) == 6, ratio
