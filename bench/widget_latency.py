@@ -1,7 +1,7 @@
 """Latency of one explorer update, against doing the same with a real forward pass: VGG-16 at 224×224,
 notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227, notebook 04's
-VGG explorer (its own explore cell, over the reference VGG) at 224×224, and notebook 05's Inception-module explorer
-at 28×28.
+VGG explorer (its own explore cell, over the reference VGG) at 224×224, notebook 05's Inception-module explorer
+at 28×28, and notebook 06's ResNet explorer (from ResNet-50, over the reference blocks and builder) at 224×224.
 
     .venv/bin/python bench/widget_latency.py [--updates 100] [--forward-reps 5]
 
@@ -36,6 +36,14 @@ INCEPTION_STEPS = [
     dict(design="bottleneck", ch3x3_reduce=128, ch5x5_reduce=32),
     dict(in_channels=832, pool_proj=128),
     dict(in_channels=256, ch3x3_reduce=64, ch5x5_reduce=64, pool_proj=64),
+]
+RESNET_NOTEBOOK = "06_resnet/resnet.ipynb"
+# Notebook 06's moves from ResNet-50: ResNet-34, ResNet-101, a narrower ResNet-50, and back.
+RESNET_STEPS = [
+    dict(block="basic"),
+    dict(block="bottleneck", stage3=23),
+    dict(stage3=6, width=32),
+    dict(width=64),
 ]
 # Notebook 03's steps from AlexNet to ZFNet, and back: every update changes the table.
 ZFNET_STEPS = [
@@ -183,7 +191,13 @@ def main() -> None:
         args,
         in_channels=1,
     )
-    worst = max(p95, zf_p95, vgg04_p95, in_p95)
+    resnet_cells = ("basic_block", "bottleneck_block", "resnet_builder", "explorer_build")
+    resnets = solution_code(RESNET_NOTEBOOK, *resnet_cells)
+    resnet_explorer = eval(explorer_cell(RESNET_NOTEBOOK), dict(resnets))
+    rn_p50, rn_p95, rn_forward_ms = measure(
+        "ResNet-50 (notebook 06)", resnet_explorer, RESNET_STEPS, lambda: resnets["resnet"](50), 224, args
+    )
+    worst = max(p95, zf_p95, vgg04_p95, in_p95, rn_p95)
     print(f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'}")
     print(
         f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
@@ -191,7 +205,9 @@ def main() -> None:
         f"zfnet_ratio={zf_forward_ms / zf_p95:.1f} "
         f"vgg04_p50_ms={vgg04_p50:.1f} vgg04_p95_ms={vgg04_p95:.1f} vgg04_forward_ms={vgg04_forward_ms:.1f} "
         f"vgg04_ratio={vgg04_forward_ms / vgg04_p95:.1f} "
-        f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f}"
+        f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f} "
+        f"resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
+        f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f}"
     )
 
 

@@ -12,6 +12,8 @@ an entry (Apple's ``mps``, say) uses the ``"cpu"`` one.
     long    ResNet minis: meant for a GPU; slow on a CPU (a guess, to be tuned with its notebook).
     short-bn  nets with batch norm after every conv, the VGG-mini (notebook 04): half of short's epochs,
             about 25 s on an idle 2-core CPU.
+    resnet  notebook 06: ResNet-mini's graded run; LeNet-5 is then trained with the same budget, ungraded, to
+            compare (fewer epochs than "short", because ResNet-mini's step costs a few of LeNet-5's).
 
 To add a budget for a later notebook, add a row to ``BUDGETS``; a notebook that needs a one-off
 budget can pass ``fit(model, data, budget=Budget(epochs=3, batch_size=64, lr=0.02))``.
@@ -79,6 +81,11 @@ BUDGETS: dict[str, dict[str, Budget]] = {
     # Batch norm after every conv lets a deep stack train fast and steadily: VGG-mini (notebook 04, 8 convs with
     # batch norm) ends at 77% after 6 epochs at lr 0.1 on seed 0 (docs/training-checks.md for the sweep).
     "short-bn": {
+        "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
+        "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
+    },
+    # Notebook 06: ResNet-mini's graded run, and LeNet-5's ungraded run beside it.
+    "resnet": {
         "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
         "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
     },

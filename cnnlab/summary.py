@@ -11,9 +11,11 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -197,7 +199,7 @@ def summarize(model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1)
     training_flags = {m: m.training for m in model.modules()}
     model.eval()  # batch statistics of one image are undefined; dropout is identity in eval
     try:
-        with recorder, counter, torch.no_grad():
+        with recorder, counter, torch.no_grad(), _shape_only_norms_and_relus():
             output = _forward_on_meta(model, (batch_size, *shape))
     except ConfigError:
         raise
@@ -231,6 +233,38 @@ def summarize(model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1)
         param_bytes=sum(p.numel() * p.element_size() for p in params),
         output_shape=tuple(first_output.shape[1:]) if first_output is not None else (),
     )
+
+
+@contextmanager
+def _shape_only_norms_and_relus():
+    """On the meta device, batch norm and ReLU return an empty tensor of their input's shape at once.
+
+    Their meta kernels are Python decompositions that run op by op under the FLOP counter: about 70% of
+    summarising ResNet-50 (53 batch norms, 49 ReLUs). They hold no MACs and keep the input's shape, so
+    the summary is the same: a new tensor for batch norm and for a ReLU that is not in place, the input
+    itself for one that is (the activation-memory convention sees both as before). Tensors that are not
+    on the meta device, and a batch norm whose size does not fit its input, go through the real functions
+    (which refuse the misfit as before).
+    """
+    batch_norm, relu = F.batch_norm, F.relu
+
+    def meta_batch_norm(input, running_mean, running_var, weight=None, bias=None, *args, **kwargs):
+        channels = (input.shape[1],) if input.dim() > 1 else None
+        statistics = (running_mean, running_var, weight, bias)
+        if input.is_meta and all(t is None or tuple(t.shape) == channels for t in statistics):
+            return torch.empty_like(input)
+        return batch_norm(input, running_mean, running_var, weight, bias, *args, **kwargs)  # raises if wrong
+
+    def meta_relu(input, inplace=False):
+        if not input.is_meta:
+            return relu(input, inplace)
+        return input if inplace else torch.empty_like(input)
+
+    F.batch_norm, F.relu = meta_batch_norm, meta_relu
+    try:
+        yield
+    finally:
+        F.batch_norm, F.relu = batch_norm, relu
 
 
 def _forward_on_meta(model: nn.Module, batch_shape: tuple[int, ...]):

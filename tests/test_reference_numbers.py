@@ -140,3 +140,29 @@ def test_googlenet_against_alexnet(alexnet, googlenet_classes):
     ]
     paper = 6_624_904 + sum(reduce * filters * 16 for reduce, filters in five_by_five)
     assert paper == 7_005_832 and round(alexnet_params / paper, 1) == 8.9
+
+
+# Notebook 06: torchvision's ResNets (v1.5: the bottleneck's stride on its 3×3 conv), exact at 224×224.
+RESNETS = {
+    18: (11_689_512, 1_814_073_344),
+    34: (21_797_672, 3_663_761_408),
+    50: (25_557_032, 4_089_184_256),
+    101: (44_549_160, 7_801_405_440),
+    152: (60_192_808, 11_513_626_624),
+}
+
+
+@pytest.fixture(scope="module")
+def resnet():
+    return solution_code("06_resnet/resnet.ipynb", "basic_block", "bottleneck_block", "resnet_builder")[
+        "resnet"
+    ]
+
+
+@pytest.mark.parametrize("depth", RESNETS)
+def test_resnet_counts_from_one_builder(resnet, depth):
+    params, macs = RESNETS[depth]
+    summary = summarize(resnet(depth), (3, 224, 224))
+    assert (summary.total_params, summary.total_macs) == (params, macs)
+    assert round(macs / 1e9, 3) == {18: 1.814, 34: 3.664, 50: 4.089, 101: 7.801, 152: 11.514}[depth]
+    assert summary.output_shape == (1000,)

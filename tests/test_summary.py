@@ -1,5 +1,6 @@
 """summarize(): exact parameters and MACs, shapes per layer, no weights allocated, readable errors."""
 
+import contextlib
 import html
 import math
 import time
@@ -263,6 +264,30 @@ def test_the_table_says_how_memory_is_counted():
     assert "ReLU" in MEMORY_CONVENTION and "in place or not" in MEMORY_CONVENTION
     tanh_rows = [r for r in summary.rows if r.kind == "Tanh"]
     assert tanh_rows and all(r.activation_bytes == 0 for r in tanh_rows)  # not in place, still not counted
+
+
+def test_meta_fast_path_for_batch_norm_and_relu_changes_nothing_it_reports():
+    # summarize skips the meta kernels of batch norm and ReLU (they only keep the shape): same rows as the real ops
+    from cnnlab import summary as summary_module
+
+    block = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
+        nn.Conv2d(8, 8, 3, stride=2, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
+    )  # fmt: skip
+    fast = summarize(block, (3, 17, 17))
+    original = summary_module._shape_only_norms_and_relus
+    summary_module._shape_only_norms_and_relus = contextlib.nullcontext
+    try:
+        slow = summarize(block, (3, 17, 17))
+    finally:
+        summary_module._shape_only_norms_and_relus = original
+    assert fast == slow
+
+
+def test_a_batch_norm_of_the_wrong_size_is_still_refused():
+    broken = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(16), nn.ReLU())
+    with pytest.raises(ConfigError):
+        summarize(broken, (3, 9, 9))
 
 
 def test_a_failure_in_forward_code_names_the_last_layer_that_ran_without_torch_text():

@@ -3,7 +3,9 @@
 The cell wraps ``cnnlab.fit`` (one epoch at batch 64 on the first 512 training and 256 test images, whatever budget
 the notebook asks for) and ``checks.check_learns`` (which then only checks that a run finished without diverging:
 no threshold holds after one epoch). It runs before the notebook's own imports, so ``from cnnlab import fit`` picks
-the wrapper up. Nothing in cnnlab/ changes: only the copy of the notebook a test runs.
+the wrapper up. It also sets ``CNNLAB_DEGRADATION_STEPS=2``: notebook 06's degradation experiment, which trains
+four nets with its own loop, runs two steps per net. Nothing in cnnlab/ changes: only the copy of the notebook a test
+runs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ SOURCE = """\
 # Added by the course's tests, not part of the notebook: every training run at a tiny budget (one epoch on a slice
 # of the data), so that the whole notebook runs in seconds; check_learns then only checks that a run finished.
 import dataclasses as _dataclasses
+import os as _os
 
 import cnnlab as _cnnlab
 import cnnlab.checks as _checks
@@ -41,6 +44,7 @@ def _tiny_check_learns(history, min_test_acc, min_loss_drop=0.1, hint=None):
 _tiny_fit.__wrapped__, _tiny_check_learns.__wrapped__ = _full_fit, _full_check_learns
 _cnnlab.fit = _train.fit = _tiny_fit
 _checks.check_learns = _tiny_check_learns
+_os.environ["CNNLAB_DEGRADATION_STEPS"] = "2"  # notebook 06's degradation experiment: two steps per net
 print("tiny budget: every fit() is one epoch on 512 training images")
 """
 
