@@ -47,6 +47,7 @@ EXPECTED_ASSIGNMENTS = [
     "04_vgg",
     "05_googlenet",
     "07_complexity",
+    "08_beyond",
 ]
 
 
