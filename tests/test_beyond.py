@@ -394,6 +394,9 @@ def run_with(mistake: tuple[str, str, str] | None = None) -> dict[str, str]:
     return failures
 
 
+# Each run executes the notebook's build and check cells (full SqueezeNets at 224² included): seconds each, so the
+# mistake cases are in the slow tier, as notebook 05's are.
+@pytest.mark.slow
 def test_the_solution_passes_every_check_in_process():
     assert run_with(None) == {}
     assert len(GRADED) >= 15
@@ -557,6 +560,7 @@ MISTAKES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mistake", MISTAKES, ids=lambda name: name.replace(" ", "-"))
 def test_a_mistake_costs_only_its_own_step(mistake):
     grade_id, old, new, failing, words = MISTAKES[mistake]
