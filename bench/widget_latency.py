@@ -1,7 +1,8 @@
 """Latency of one explorer update, against doing the same with a real forward pass: VGG-16 at 224×224,
 notebook 03's ZFNet explorer (its own explore cell, over the reference AlexNetFamily) at 227×227, notebook 04's
 VGG explorer (its own explore cell, over the reference VGG) at 224×224, notebook 05's Inception-module explorer
-at 28×28, and notebook 06's ResNet explorer (from ResNet-50, over the reference blocks and builder) at 224×224.
+at 28×28, notebook 06's ResNet explorer (from ResNet-50, over the reference blocks and builder) at 224×224,
+and notebook 08's dense-block explorer (growth rate, layers, map size) at 56×56.
 
     .venv/bin/python bench/widget_latency.py [--updates 100] [--forward-reps 5]
 
@@ -68,6 +69,16 @@ VGG_STEPS = [
     dict(base_width=64, batch_norm=True),
     dict(batch_norm=False, input_size=32),
     dict(input_size=224),
+]
+
+BEYOND_NOTEBOOK = "08_beyond/beyond.ipynb"
+# Notebook 08's dense-block explorer: the growth rate, the block size up to the slider's end (16), the map size
+DENSE_STEPS = [
+    dict(growth_rate=12),
+    dict(growth_rate=32, num_layers=12),
+    dict(num_layers=16),
+    dict(num_layers=16, input_size=7),
+    dict(num_layers=6, input_size=56),
 ]
 
 # VGG-16 (configuration D): conv widths, "M" for a 2×2 max pool
@@ -197,7 +208,24 @@ def main() -> None:
     rn_p50, rn_p95, rn_forward_ms = measure(
         "ResNet-50 (notebook 06)", resnet_explorer, RESNET_STEPS, lambda: resnets["resnet"](50), 224, args
     )
-    worst = max(p95, zf_p95, vgg04_p95, in_p95, rn_p95)
+    dense = solution_code(
+        BEYOND_NOTEBOOK,
+        "dense_layer_class",
+        "dense_block_class",
+        "transition_class",
+        "dense_explorer_builder",
+    )
+    dense_explorer = eval(explorer_cell(BEYOND_NOTEBOOK), dict(dense))
+    de_p50, de_p95, de_forward_ms = measure(
+        "Dense block (notebook 08)",
+        dense_explorer,
+        DENSE_STEPS,
+        lambda: dense["dense_block_and_transition"](num_layers=16),
+        56,
+        args,
+        in_channels=64,
+    )
+    worst = max(p95, zf_p95, vgg04_p95, in_p95, rn_p95, de_p95)
     print(f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'}")
     print(
         f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
@@ -207,7 +235,8 @@ def main() -> None:
         f"vgg04_ratio={vgg04_forward_ms / vgg04_p95:.1f} "
         f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f} "
         f"resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
-        f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f}"
+        f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f} "
+        f"dense_p50_ms={de_p50:.1f} dense_p95_ms={de_p95:.1f} dense_forward_ms={de_forward_ms:.1f}"
     )
 
 

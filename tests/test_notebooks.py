@@ -51,6 +51,7 @@ EXPECTED_ASSIGNMENTS = [
     "05_googlenet",
     "06_resnet",
     "07_complexity",
+    "08_beyond",
 ]
 
 

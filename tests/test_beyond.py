@@ -1,0 +1,593 @@
+"""Notebook 08 (beyond ResNet) in-process: its reference numbers, the ResNeXt equivalence, the stochastic-depth and
+fractal properties, its explorer's logic, and its checks against the usual mistakes.
+
+The numbers come from the solution's own classes, against torchvision's counts. The mistake tests run the notebook's
+code cells up to the training run, hidden tests included, on solution code with one mistake put in, and assert which
+graded checks fail and that each failure names the block: one mistake costs only its own step (and the whole-network
+check where the network repeats it). No kernel, no nbgrader, no training: seconds.
+"""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+import torch
+from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, explorer_cell, nbgrader_meta, solution_code
+from torch import nn
+
+from cnnlab import summarize
+
+NOTEBOOK = "08_beyond/beyond.ipynb"
+CELLS = (
+    "mlpconv_function",
+    "nin_network",
+    "resnet_skeleton",
+    "bottleneck_class",
+    "resnext_paths",
+    "stochastic_depth_class",
+    "linear_decay_function",
+    "dense_layer_class",
+    "dense_block_class",
+    "transition_class",
+    "densenet_class",
+    "fractal_helpers",
+    "fractal_block_class",
+    "fractal_measure",
+    "fire_class",
+    "squeezenet_configs",
+    "squeezenet_class",
+    "alexnet_count",
+    "convnext_block_class",
+    "convnext_network",
+    "dense_explorer_builder",
+    "mini_models",
+)
+
+
+@pytest.fixture(scope="module")
+def ns():
+    return solution_code(NOTEBOOK, *CELLS)
+
+
+def params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+# --- reference numbers (torchvision's parameter counts) ----------------------------------------------------------
+
+RESNETS = {
+    "ResNet-50": (dict(blocks_per_stage=(3, 4, 6, 3)), 25_557_032),
+    "ResNet-152": (dict(blocks_per_stage=(3, 8, 36, 3)), 60_192_808),
+    "Wide ResNet-50-2": (dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128), 68_883_240),
+    "Wide ResNet-101-2": (dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128), 126_886_696),
+    "ResNeXt-50 32×4d": (dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4), 25_028_904),
+    "ResNeXt-101 32×8d": (dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8), 88_791_336),
+}
+
+
+@pytest.mark.parametrize("name", RESNETS)
+def test_the_bottleneck_gives_torchvisions_resnets(ns, name):
+    options, expected = RESNETS[name]
+    with torch.device("meta"):
+        model = ns["ResNet"](ns["Bottleneck"], **options)
+    summary = summarize(model, (3, 224, 224))
+    assert summary.total_params == expected
+    assert summary.output_shape == (1000,)
+
+
+def test_the_wide_resnet_beats_resnet152_on_fewer_layers_at_the_same_work(ns):
+    with torch.device("meta"):
+        wide = summarize(ns["ResNet"](ns["Bottleneck"], width_per_group=128), (3, 224, 224))
+        deep = summarize(ns["ResNet"](ns["Bottleneck"], (3, 8, 36, 3)), (3, 224, 224))
+    assert wide.total_macs / deep.total_macs == pytest.approx(0.99, abs=0.01)
+    assert 1.1 < wide.total_params / deep.total_params < 1.2
+
+
+DENSENETS = {
+    "DenseNet-121": (dict(), 7_978_856),
+    "DenseNet-169": (dict(block_sizes=(6, 12, 32, 32)), 14_149_480),
+    "DenseNet-201": (dict(block_sizes=(6, 12, 48, 32)), 20_013_928),
+    "DenseNet-161": (dict(growth_rate=48, block_sizes=(6, 12, 36, 24), stem_channels=96), 28_681_000),
+}
+
+
+@pytest.mark.parametrize("name", DENSENETS)
+def test_the_densenets_have_torchvisions_counts(ns, name):
+    options, expected = DENSENETS[name]
+    with torch.device("meta"):
+        assert params(ns["DenseNet"](**options)) == expected
+
+
+def test_densenet121_macs_and_the_channels_of_its_blocks(ns):
+    with torch.device("meta"):
+        summary = summarize(ns["DenseNet"](), (3, 224, 224))
+    assert summary.total_macs == 2_834_161_664
+    # each transition's batch norm reads a dense block's output: 64 + 6·32, 128 + 12·32, 256 + 24·32; then norm5
+    norms = [row.output_shape for row in summary.rows if row.kind == "BatchNorm2d"]
+    assert (
+        (256, 56, 56) in norms
+        and (512, 28, 28) in norms
+        and (1024, 14, 14) in norms
+        and norms[-1] == (1024, 7, 7)
+    )
+
+
+def test_squeezenet_counts_and_the_alexnet_ratio(ns):
+    squeezenet = ns["SqueezeNet"]
+    assert params(squeezenet("1.0")) == 1_248_424
+    assert params(squeezenet("1.1")) == 1_235_496
+    assert summarize(squeezenet("1.1"), (3, 224, 224)).total_macs == 349_151_936
+    assert ns["alexnet_params"] == 62_378_344
+    assert round(62_378_344 / 1_248_424) == 50
+
+
+def test_squeezenet_size_cell_computes_what_its_check_expects():
+    found = solution_code(
+        NOTEBOOK, "fire_class", "squeezenet_configs", "squeezenet_class", "alexnet_count", "squeezenet_size"
+    )
+    assert found["bytes_8bit"] == 1_248_424
+    assert found["parameter_ratio"] == pytest.approx(49.9657, abs=1e-4)
+
+
+CONVNEXTS = {
+    "ConvNeXt-T": (dict(), 28_589_128),
+    "ConvNeXt-S": (dict(depths=(3, 3, 27, 3)), 50_223_688),
+    "ConvNeXt-B": (dict(depths=(3, 3, 27, 3), dims=(128, 256, 512, 1024)), 88_591_464),
+}
+
+
+@pytest.mark.parametrize("name", CONVNEXTS)
+def test_the_convnexts_have_torchvisions_counts(ns, name):
+    options, expected = CONVNEXTS[name]
+    with torch.device("meta"):
+        assert params(ns["ConvNeXt"](ns["ConvNeXtBlock"], **options)) == expected
+
+
+def test_the_convnext_block_is_depthwise_layernorm_inverted_bottleneck_gelu(ns):
+    block = ns["ConvNeXtBlock"](96)
+    kinds = [type(m).__name__ for m in block.modules() if not list(m.children())]
+    assert kinds == ["Conv2d", "LayerNorm", "Linear", "GELU", "Linear"]
+    conv = next(m for m in block.modules() if isinstance(m, nn.Conv2d))
+    assert conv.groups == 96 and conv.kernel_size == (7, 7)
+    assert [m.out_features for m in block.modules() if isinstance(m, nn.Linear)] == [384, 96]
+    x = torch.randn(2, 96, 7, 7)
+    with torch.no_grad():  # layer scale starts at 1e-6: the block starts close to the identity
+        assert (block(x) - x).abs().max() < 1e-3
+
+
+def test_nin_has_no_fully_connected_layer(ns):
+    summary = summarize(ns["nin"](), (3, 224, 224))
+    assert not any(row.kind == "Linear" for row in summary.rows)
+    assert summary.output_shape == (1000,)
+    assert summary.total_params == 7_439_608
+
+
+# --- ResNeXt: a grouped block is the sum of its parallel paths -----------------------------------------------------
+
+
+def _with_trained_statistics(block: nn.Module) -> nn.Module:
+    generator = torch.Generator().manual_seed(0)
+    for norm in (m for m in block.modules() if isinstance(m, nn.BatchNorm2d)):
+        norm.running_mean.copy_(torch.rand(norm.num_features, generator=generator) - 0.5)
+        norm.running_var.copy_(torch.rand(norm.num_features, generator=generator) + 0.5)
+        norm.weight.data.copy_(torch.rand(norm.num_features, generator=generator) + 0.5)
+        norm.bias.data.copy_(torch.rand(norm.num_features, generator=generator) - 0.5)
+    return block.eval()
+
+
+def _explicit_paths(block, groups: int) -> list[nn.Sequential]:
+    """The paper's figure 3a, built as separate modules: each path's own 1×1, 3×3 and 1×1 convs and batch norms,
+    with weights copied out of the grouped block (written here independently of the notebook's sum_of_paths)."""
+    width = block.conv2.out_channels // groups
+    paths = []
+    for i in range(groups):
+        part = slice(i * width, (i + 1) * width)
+        reduce = nn.Conv2d(block.conv1.in_channels, width, 1, bias=False)
+        spatial = nn.Conv2d(width, width, 3, stride=block.conv2.stride, padding=1, bias=False)
+        expand = nn.Conv2d(width, block.conv3.out_channels, 1, bias=False)
+        norms = [nn.BatchNorm2d(width), nn.BatchNorm2d(width)]
+        with torch.no_grad():
+            reduce.weight.copy_(block.conv1.weight[part])
+            spatial.weight.copy_(block.conv2.weight[part])
+            expand.weight.copy_(block.conv3.weight[:, part])
+            for norm, source in zip(norms, (block.bn1, block.bn2)):
+                norm.weight.copy_(source.weight[part])
+                norm.bias.copy_(source.bias[part])
+                norm.running_mean.copy_(source.running_mean[part])
+                norm.running_var.copy_(source.running_var[part])
+        paths.append(nn.Sequential(reduce, norms[0], nn.ReLU(), spatial, norms[1], nn.ReLU(), expand).eval())
+    return paths
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_the_grouped_block_equals_the_sum_of_32_paths(ns, stride):
+    torch.manual_seed(0)
+    block = _with_trained_statistics(ns["Bottleneck"](256, 64, stride=stride, groups=32, width_per_group=4))
+    assert block.conv2.groups == 32 and block.conv2.out_channels == 128
+    x = torch.randn(2, 256, 10, 10)
+    paths = _explicit_paths(block, 32)
+    with torch.no_grad():
+        summed = sum(path(x) for path in paths)
+        by_paths = torch.relu(block.bn3(summed) + block.shortcut(x))
+        grouped = block(x)
+        notebook_paths = ns["sum_of_paths"](block, x)
+    assert torch.allclose(grouped, by_paths, atol=1e-5), (grouped - by_paths).abs().max()
+    assert torch.allclose(grouped, notebook_paths, atol=1e-5)
+    # and the paths differ from one another: each is its own transformation
+    with torch.no_grad():
+        assert not torch.allclose(paths[0](x), paths[1](x))
+
+
+def test_the_notebook_shows_the_equivalence(ns):
+    assert ns["resnext_block"].conv2.groups == 32
+    assert (ns["as_one_block"] - ns["as_paths"]).abs().max() < 1e-5
+
+
+# --- stochastic depth ----------------------------------------------------------------------------------------------
+
+
+def test_stochastic_depth_is_deterministic_in_eval_and_uses_the_expected_value(ns):
+    torch.manual_seed(0)
+    branch = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())
+    block = ns["StochasticDepth"](branch, survival_prob=0.7).eval()
+    x = torch.randn(3, 4, 6, 6)
+    with torch.no_grad():
+        first, second = block(x), block(x)
+        expected = x + 0.7 * branch(x)
+    assert torch.equal(first, second)
+    assert torch.allclose(first, expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("survival", [0.2, 0.5, 0.9])
+def test_stochastic_depth_survives_at_the_set_rate_in_training(ns, survival):
+    torch.manual_seed(1)
+    calls = []
+    branch = nn.Identity()
+    branch.register_forward_hook(lambda *_: calls.append(1))
+    block = ns["StochasticDepth"](branch, survival_prob=survival).train()
+    x = torch.ones(2, 1, 2, 2)
+    passes = 5000
+    outputs = [block(x) for _ in range(passes)]
+    kept = sum(bool(torch.equal(o, 2 * x)) for o in outputs)
+    dropped = sum(bool(torch.equal(o, x)) for o in outputs)
+    assert kept + dropped == passes  # every pass is x or x + f(x), for the whole batch
+    standard_error = (survival * (1 - survival) / passes) ** 0.5
+    assert abs(kept / passes - survival) < 4 * standard_error
+    assert len(calls) == kept  # a dropped branch is not even computed
+
+
+def test_the_linear_decay_rule(ns):
+    rule = ns["linear_decay"](54)
+    assert len(rule) == 54 and rule[-1] == pytest.approx(0.5) and rule[0] == pytest.approx(1 - 0.5 / 54)
+    assert sum(rule) == pytest.approx(40.25)
+    assert all(a > b for a, b in zip(rule, rule[1:]))
+
+
+# --- FractalNet ----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("columns", [1, 2, 3, 4, 5])
+def test_fractal_blocks_have_c_columns_and_a_deepest_path_of_2_to_the_c_minus_1(ns, columns):
+    assert ns["fractal_measurements"](columns) == (columns, 2 ** (columns - 1), 2**columns - 1)
+
+
+def test_drop_path_only_while_training(ns):
+    torch.manual_seed(0)
+    block = ns["FractalBlock"](3, 4, 4, drop_prob=0.5)
+    x = torch.randn(2, 4, 8, 8)
+    with torch.no_grad():
+        block.train()
+        training = [block(x) for _ in range(8)]
+        block.eval()
+        evaluation = [block(x) for _ in range(3)]
+    assert any(not torch.allclose(training[0], other) for other in training[1:])
+    assert all(torch.equal(evaluation[0], other) for other in evaluation[1:])
+    paths = [torch.full((1,), float(v)) for v in (1, 2, 3)]
+    assert ns["join"](paths).item() == pytest.approx(2.0)
+    torch.manual_seed(0)
+    for _ in range(50):  # never all dropped, whatever the draw
+        assert ns["join"](paths, drop_prob=0.99, training=True).item() in (1.0, 2.0, 3.0, 1.5, 2.5)
+
+
+# --- the explorer and the minis ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dense_explorer(ns):
+    return eval(explorer_cell(NOTEBOOK), dict(ns))
+
+
+def _block_output_channels(summary) -> int:
+    return [row for row in summary.rows if row.kind == "BatchNorm2d"][-1].output_shape[0]
+
+
+def test_the_explorer_starts_at_densenet121s_first_block(dense_explorer, ns):
+    summary = dense_explorer.summary
+    assert dense_explorer.message == ""
+    assert _block_output_channels(summary) == 64 + 6 * 32
+    assert summary.output_shape == (128, 28, 28)
+    layer_params = sum(params(ns["DenseLayer"](64 + i * 32, 32)) for i in range(6))
+    assert summary.total_params == layer_params + 2 * 256 + 256 * 128
+    assert set(dense_explorer.controls) == {"growth_rate", "num_layers", "input_size"}
+
+
+@pytest.mark.parametrize("growth_rate, num_layers", [(12, 6), (32, 12), (32, 16), (48, 6), (4, 1)])
+def test_the_explorer_follows_growth_rate_and_block_size(dense_explorer, ns, growth_rate, num_layers):
+    dense_explorer.set(growth_rate=growth_rate, num_layers=num_layers)
+    channels = 64 + num_layers * growth_rate
+    assert _block_output_channels(dense_explorer.summary) == channels
+    assert dense_explorer.summary.output_shape == (channels // 2, 28, 28)
+    expected = sum(params(ns["DenseLayer"](64 + i * growth_rate, growth_rate)) for i in range(num_layers))
+    assert dense_explorer.summary.total_params == expected + 2 * channels + channels * (channels // 2)
+    assert f"{dense_explorer.summary.total_params:,}" in dense_explorer.table_html
+
+
+def test_the_explorers_map_size_changes_work_not_parameters(dense_explorer):
+    before = dense_explorer.summary
+    dense_explorer.set(input_size=14)
+    after = dense_explorer.summary
+    assert after.total_params == before.total_params
+    assert after.total_macs * 16 == pytest.approx(before.total_macs, rel=0.01)  # (56 / 14)² fewer positions
+    assert after.output_shape == (128, 7, 7)
+
+
+def test_every_corner_of_the_explorer_works(dense_explorer):
+    for growth_rate in (4, 64):
+        for num_layers in (1, 16):
+            for input_size in (7, 56):
+                dense_explorer.set(growth_rate=growth_rate, num_layers=num_layers, input_size=input_size)
+                assert dense_explorer.message == "" and dense_explorer.summary is not None
+
+
+def test_resnext_mini_is_grouped_and_the_smaller_of_the_minis(ns):
+    resnext, resnet = ns["ResNeXtMini"](), ns["ResNetMini"]()
+    small, large = summarize(resnext, (3, 32, 32)), summarize(resnet, (3, 32, 32))
+    assert small.total_params == 42_074 and large.total_params == 78_042
+    assert small.total_macs < large.total_macs  # the notebook's text: fewer parameters and MACs
+    grouped = [m for m in resnext.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
+    assert [(m.groups, m.in_channels // m.groups) for m in grouped] == [(4, 4), (4, 8), (4, 16)]
+    for model in (resnext, resnet):
+        assert model(torch.randn(2, 3, 32, 32)).shape == (2, 10)
+
+
+# --- the checks against the usual mistakes ---------------------------------------------------------------------------
+
+
+def _checked_cells():
+    """(grade id or None, source, is graded) of the code cells up to the training run, explorers left out."""
+    cells = []
+    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade_id", "").endswith("_training_run"):
+            break
+        if cell.cell_type != "code" or cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
+            continue
+        cells.append((meta.get("grade_id"), cell.source, bool(meta.get("grade"))))
+    return cells
+
+
+CHECKED = _checked_cells()
+GRADED = [grade_id for grade_id, _, graded in CHECKED if graded]
+# cells that only show something and cost seconds: no check reads what they define
+SHOW_ONLY = ("comparison = {", "figure = new_figure", "DENSENETS = {", "resnet152 = ResNet(", "explorer.set(")
+
+
+def run_with(mistake: tuple[str, str, str] | None = None) -> dict[str, str]:
+    """{graded cell: failure message} of the notebook's cells up to training, with one mistake put in."""
+    failures = {}
+    namespace: dict = {"__name__": "__main__"}
+    found = mistake is None
+    for grade_id, source, graded in CHECKED:
+        if not graded and grade_id is None and any(marker in source for marker in SHOW_ONLY):
+            continue
+        if mistake and grade_id == mistake[0]:
+            assert source.count(mistake[1]) == 1, (
+                f"the mistake's text {mistake[1]!r} is not once in {grade_id}"
+            )
+            source, found = source.replace(mistake[1], mistake[2]), True
+        source = HIDDEN_REGION.sub(lambda m: m.group(1), SOLUTION_REGION.sub(lambda m: m.group(1), source))
+        source = source.replace("data = load_course_data()", "data = None")
+        try:
+            exec(compile(source, grade_id or "cell", "exec"), namespace)
+        except Exception as error:  # noqa: BLE001 - nbgrader scores any error in a graded cell as a failure
+            if graded:
+                failures[grade_id] = f"{type(error).__name__}: {error}"
+    assert found, f"no cell {mistake[0]}"
+    return failures
+
+
+# Each run executes the notebook's build and check cells (full SqueezeNets at 224² included): seconds each, so the
+# mistake cases are in the slow tier, as notebook 05's are.
+@pytest.mark.slow
+def test_the_solution_passes_every_check_in_process():
+    assert run_with(None) == {}
+    assert len(GRADED) >= 15
+
+
+MISTAKES = {
+    "mlpconv without its middle ReLU": (
+        "mlpconv_function",
+        "nn.Conv2d(out_channels, out_channels, kernel_size=1),\n        nn.ReLU(inplace=True),\n        nn.Conv2d(",
+        "nn.Conv2d(out_channels, out_channels, kernel_size=1),\n        nn.Conv2d(",
+        {"mlpconv_check"},
+        {"mlpconv_check": "ReLUs in an mlpconv block"},
+    ),
+    "bottleneck without its shortcut": (
+        "bottleneck_class",
+        "self.bn3(self.conv3(h)) + self.shortcut(x))",
+        "self.bn3(self.conv3(h)))",
+        {"bottleneck_check", "resnext_paths_check"},
+        {"bottleneck_check": "the shortcut is added"},
+    ),
+    "wide ResNet at ResNet-50's width": (
+        "wide_resnet_models",
+        "width_per_group=128)",
+        "width_per_group=64)",
+        {"wide_resnet_check"},
+        {"wide_resnet_check": "Wide ResNet-50-2 parameters"},
+    ),
+    "groups left at 1": (
+        "bottleneck_class",
+        "padding=1, groups=groups, bias=False)",
+        "padding=1, bias=False)",
+        {"resnext_block_check", "resnext_check"},
+        {"resnext_block_check": "ResNeXt-50's conv3_1 block", "resnext_check": "ResNeXt-50 32×4d parameters"},
+    ),
+    "ResNeXt-50 with 32 groups of 8": (
+        "resnext_model",
+        "groups=32, width_per_group=4)",
+        "groups=32, width_per_group=8)",
+        {"resnext_check"},
+        {"resnext_check": "ResNeXt-50 32×4d"},
+    ),
+    "survival probability read as a drop probability": (
+        "stochastic_depth_class",
+        "if torch.rand(()) < self.survival_prob:",
+        "if torch.rand(()) >= self.survival_prob:",
+        {"stochastic_depth_check"},
+        {"stochastic_depth_check": "kept the branch"},
+    ),
+    "no scaling at test time": (
+        "stochastic_depth_class",
+        "return x + self.survival_prob * self.residual(x)",
+        "return x + self.residual(x)",
+        {"stochastic_depth_check"},
+        {"stochastic_depth_check": "eval mode"},
+    ),
+    "linear decay from block 0": (
+        "linear_decay_function",
+        "for block in range(1, num_blocks + 1)]",
+        "for block in range(num_blocks)]",
+        {"stochastic_depth_check"},
+        {"stochastic_depth_check": "last block's survival probability"},
+    ),
+    "wrong growth rate": (
+        "dense_layer_class",
+        "nn.Conv2d(inner, growth_rate, 3, padding=1, bias=False)",
+        "nn.Conv2d(inner, 2 * growth_rate, 3, padding=1, bias=False)",
+        {"dense_layer_check", "densenet121_check"},
+        {"dense_layer_check": "DenseLayer(64, 32)"},
+    ),
+    "dense layer with post-activation": (
+        "dense_layer_class",
+        "nn.BatchNorm2d(in_channels), nn.ReLU(inplace=True), nn.Conv2d(in_channels, inner, 1, bias=False)",
+        "nn.Conv2d(in_channels, inner, 1, bias=False), nn.BatchNorm2d(inner), nn.ReLU(inplace=True)",
+        {"dense_layer_check", "densenet121_check"},
+        {"dense_layer_check": "DenseLayer(64, 32)"},
+    ),
+    "dense layer without its bottleneck width": (
+        "dense_layer_class",
+        "inner = bottleneck_width * growth_rate",
+        "inner = 4 * growth_rate",
+        {"dense_layer_check"},
+        {"dense_layer_check": "DenseLayer(100, 12, bottleneck_width=2)"},
+    ),
+    "forgotten concatenation": (
+        "dense_block_class",
+        "x = torch.cat([x, dense_layer(x)], dim=1)",
+        "x = dense_layer(x)",
+        {"dense_block_check", "densenet121_check"},
+        {"dense_block_check": "DenseBlock(6, 64, 32)"},
+    ),
+    "each dense layer reads only the block's input width": (
+        "dense_block_class",
+        "layer(in_channels + index * growth_rate, growth_rate, bottleneck_width)",
+        "layer(in_channels, growth_rate, bottleneck_width)",
+        {"dense_block_check", "densenet121_check"},
+        {"dense_block_check": "DenseBlock(6, 64, 32)"},
+    ),
+    "new maps before the input": (
+        "dense_block_class",
+        "torch.cat([x, dense_layer(x)], dim=1)",
+        "torch.cat([dense_layer(x), x], dim=1)",
+        {"dense_block_check"},
+        {"dense_block_check": "starts with its input"},
+    ),
+    "transition with a max pool": (
+        "transition_class",
+        "nn.AvgPool2d(kernel_size=2, stride=2)",
+        "nn.MaxPool2d(kernel_size=2, stride=2)",
+        {"transition_check"},
+        {"transition_check": "pools by averaging"},
+    ),
+    "DenseNet without compression": (
+        "densenet_class",
+        "parts.append(Transition(channels, channels // 2))\n                channels //= 2",
+        "parts.append(Transition(channels, channels))",
+        {"densenet121_check"},
+        {"densenet121_check": "DenseNet-121 parameters"},
+    ),
+    "fractal deep path of one block": (
+        "fractal_block_class",
+        "return join([self.deep_second(self.deep_first(x)), shallow]",
+        "return join([self.deep_first(x), shallow]",
+        {"fractal_check"},
+        {"fractal_check": "FractalBlock(columns=2): convolutions along the deepest path"},
+    ),
+    "fire's 3×3 expand without padding": (
+        "fire_class",
+        "nn.Conv2d(squeeze_channels, expand3x3_channels, 3, padding=1)",
+        "nn.Conv2d(squeeze_channels, expand3x3_channels, 3)",
+        {"fire_check", "squeezenet_check"},
+        {"fire_check": "Fire(96, 16, 64, 64)"},
+    ),
+    "fire's 3×3 expand reading the input": (
+        "fire_class",
+        "nn.Conv2d(squeeze_channels, expand3x3_channels, 3, padding=1)",
+        "nn.Conv2d(in_channels, expand3x3_channels, 3, padding=1)",
+        {"fire_check", "squeezenet_check", "squeezenet_size_check"},
+        {"fire_check": "Fire(96, 16, 64, 64)"},
+    ),
+    "8-bit size in bits": (
+        "squeezenet_size",
+        "bytes_8bit = squeezenet_params * 8 // 8",
+        "bytes_8bit = squeezenet_params * 8",
+        {"squeezenet_size_check"},
+        {"squeezenet_size_check": "8 bits"},
+    ),
+    "ConvNeXt's depthwise conv left dense": (
+        "convnext_block_class",
+        "kernel_size=7, padding=3, groups=dim)",
+        "kernel_size=7, padding=3)",
+        {"convnext_block_check", "convnext_check"},
+        {"convnext_block_check": "ConvNeXtBlock(96)"},
+    ),
+    "ConvNeXt without the inverted bottleneck": (
+        "convnext_block_class",
+        "self.expand = nn.Linear(dim, 4 * dim)\n        self.gelu = nn.GELU()\n        self.project = nn.Linear(4 * dim, dim)",
+        "self.expand = nn.Linear(dim, dim)\n        self.gelu = nn.GELU()\n        self.project = nn.Linear(dim, dim)",
+        {"convnext_block_check", "convnext_check"},
+        {"convnext_block_check": "ConvNeXtBlock(96)"},
+    ),
+    "ConvNeXt with a ReLU": (
+        "convnext_block_class",
+        "self.gelu = nn.GELU()",
+        "self.gelu = nn.ReLU()",
+        {"convnext_block_check"},
+        {"convnext_block_check": "a GELU"},
+    ),
+    "ConvNeXt without its residual": (
+        "convnext_block_class",
+        "return x + branch.permute(0, 3, 1, 2)",
+        "return branch.permute(0, 3, 1, 2)",
+        {"convnext_block_check"},
+        {"convnext_block_check": "returns its input"},
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda name: name.replace(" ", "-"))
+def test_a_mistake_costs_only_its_own_step(mistake):
+    grade_id, old, new, failing, words = MISTAKES[mistake]
+    failures = run_with((grade_id, old, new))
+    assert set(failures) == failing, failures
+    for cell, word in words.items():
+        assert word in failures[cell], failures[cell]
+    assert all("Traceback" not in message for message in failures.values())
+    assert all(message.startswith("CheckFailed") for message in failures.values()), failures
+
+
+def test_every_graded_step_of_the_build_has_a_mistake_case():
+    covered = {check for case in MISTAKES.values() for check in case[3]}
+    assert set(GRADED) <= covered, f"no mistake case for {set(GRADED) - covered}"
