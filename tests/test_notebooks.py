@@ -7,7 +7,7 @@ without an error and gets full marks, and the blank notebook gets 0 and crashes 
 execution of each solution notebook per test run (the blank version skips the ungraded training demonstrations
 that the perfect one has run); these tests are slow (tests/conftest.py's SLOW_FIXTURES).
 
-The perfect submission trains at a tiny budget (tiny_budget.py: one epoch on a slice of the data, and
+The perfect submission (and the blank one) trains at a tiny budget (tiny_budget.py: one epoch on a slice of the data, and
 ``check_learns`` only asks that the run finished): this round trip proves the notebook's plumbing under nbgrader,
 not its accuracy. Each graded run at its real budget is proved by its 20-seed sweep record, which
 tests/test_training_checks.py keeps in step with the notebook's cells (docs/training-checks.md).
@@ -72,7 +72,10 @@ def graded(request, tmp_path_factory):
         nb.name: with_tiny_budget(perfect_submission(release / nb.name, nb))
         for nb in notebooks_of(assignment)
     }
-    blank = {nb.name: blank_submission(nb) for nb in notebooks_of(assignment, course.release)}
+    # the blank one too: a locked, ungraded training cell (a comparison run) stays in it and would train in full
+    blank = {
+        nb.name: with_tiny_budget(blank_submission(nb)) for nb in notebooks_of(assignment, course.release)
+    }
     course.submit("perfect", assignment, perfect)
     course.submit("blank", assignment, blank)
     course.autograde(assignment)
