@@ -28,6 +28,20 @@ from torch import nn
 _INITIALISED = (nn.Linear, nn.modules.conv._ConvNd)
 
 
+def checked_cells(notebook: str) -> list[tuple[str | None, str, bool]]:
+    """(grade id or None, source, is graded) of a solution notebook's code cells up to its first training run,
+    explorers left out: what the one-mistake tests run, mutated, in place of autograde."""
+    cells = []
+    for cell in nbformat.read(SOLUTIONS / notebook, as_version=4).cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade_id", "").endswith("_training_run"):
+            break
+        if cell.cell_type != "code" or cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
+            continue
+        cells.append((meta.get("grade_id"), cell.source, bool(meta.get("grade"))))
+    return cells
+
+
 def _left_as_allocated(layer: nn.Module) -> None:
     """In place of reset_parameters: the weights keep whatever torch.empty gave them."""
 

@@ -9,10 +9,10 @@ check where the network repeats it). No kernel, no nbgrader, no training: second
 
 from __future__ import annotations
 
-import nbformat
 import pytest
 import torch
-from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, explorer_cell, nbgrader_meta, solution_code
+from course import HIDDEN_REGION, SOLUTION_REGION, explorer_cell, solution_code
+from notebook_cells import checked_cells
 from torch import nn
 
 from cnnlab import summarize
@@ -353,20 +353,7 @@ def test_resnext_mini_is_grouped_and_the_smaller_of_the_minis(ns):
 # --- the checks against the usual mistakes ---------------------------------------------------------------------------
 
 
-def _checked_cells():
-    """(grade id or None, source, is graded) of the code cells up to the training run, explorers left out."""
-    cells = []
-    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("grade_id", "").endswith("_training_run"):
-            break
-        if cell.cell_type != "code" or cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
-            continue
-        cells.append((meta.get("grade_id"), cell.source, bool(meta.get("grade"))))
-    return cells
-
-
-CHECKED = _checked_cells()
+CHECKED = checked_cells(NOTEBOOK)
 GRADED = [grade_id for grade_id, _, graded in CHECKED if graded]
 # cells that only show something and cost seconds: no check reads what they define
 SHOW_ONLY = ("comparison = {", "figure = new_figure", "DENSENETS = {", "resnet152 = ResNet(", "explorer.set(")

@@ -13,7 +13,8 @@ import re
 import nbformat
 import pytest
 import torch
-from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, explorer_cell, nbgrader_meta, solution_code
+from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, explorer_cell, solution_code
+from notebook_cells import checked_cells
 from torch import nn
 
 from cnnlab import summarize
@@ -196,20 +197,7 @@ def test_the_stack_explorer():
 # --- the checks against the usual mistakes ---------------------------------------------------------------------
 
 
-def _checked_cells():
-    """(grade id or None, source with solutions and hidden tests unmarked, is graded) up to the training run."""
-    cells = []
-    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("grade_id", "").endswith("_training_run"):
-            break
-        if cell.cell_type != "code" or cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
-            continue
-        cells.append((meta.get("grade_id"), cell.source, bool(meta.get("grade"))))
-    return cells
-
-
-CELLS = _checked_cells()
+CELLS = checked_cells(NOTEBOOK)
 
 
 def run_with(mistake: tuple[str, str, str] | None = None) -> dict[str, str]:
