@@ -7,9 +7,11 @@ table, a picture) are skipped, unless a later solution or check uses a name they
 tests run, and a cell that raises does not stop the cells after it.
 
 Two shortcuts keep a run to seconds. New conv and linear layers skip drawing their initial weights (AlexNet's 62
-million take a second each), since every check of a build is about shapes, counts and messages, never about the
-values of untrained weights. And a run with one cell changed starts from the unchanged run's names as they were
-before that cell, since the cells before it do the same as in that run.
+million take a second each), where every check of a build is about shapes, counts and messages, never about the
+values of untrained weights; ``draw_weights=True`` draws them, for the notebooks whose checks compute with a
+block's weights (06's and 08's identity and sum-of-paths checks would read uninitialised memory, often NaN). And a
+run with one cell changed starts from the unchanged run's names as they were before that cell, since the cells
+before it do the same as in that run.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class BuildCells:
     """The code cells of ``notebook`` (a path under solutions/) before its explorer, solutions filled in."""
 
     notebook: str
+    draw_weights: bool = False  # True: new layers draw their initial weights, as in the notebook
     cells: list[tuple[str | None, bool, str]] = field(init=False)  # (grade id, graded, source)
     _baseline: dict | None = field(init=False, default=None)
     _snapshots: list[dict] = field(init=False, default_factory=list)
@@ -150,8 +153,9 @@ class BuildCells:
             if keep_snapshots:
                 self._snapshots.append(dict(namespace))
             source = answers.get(cell_id, source)
+            weights = contextlib.nullcontext() if self.draw_weights else _uninitialised_layers()
             try:
-                with contextlib.redirect_stdout(io.StringIO()), _uninitialised_layers():
+                with contextlib.redirect_stdout(io.StringIO()), weights:
                     exec(compile(source, f"{self.notebook}:{cell_id}", "exec"), namespace)
             except Exception as error:  # noqa: BLE001 - a failing cell is what the tests look for
                 if graded:
