@@ -227,7 +227,7 @@ def summarize(
         raise ConfigError(recorder.explain(error)) from error
     finally:
         for module, flag in training_flags.items():
-            module.training = flag
+            vars(module)["training"] = flag  # a plain attribute: put back as it was, without __setattr__
 
     rows = recorder.rows
     total_macs = counter.flops // 2
@@ -831,12 +831,13 @@ class _BlockReplay:
         _signature(self.recorder.model, self.memory.signatures, memo)
         for module, signature in memo.items():
             if signature is not None and module is not self.recorder.model and module._modules:
-                module.forward = self._replaying(module, signature, module.forward)
+                # straight into the instance's __dict__: nn.Module.__setattr__ is slow, and forward is no submodule
+                vars(module)["forward"] = self._replaying(module, signature, module.forward)
                 self.installed.append(module)
 
     def remove(self) -> None:
         for module in self.installed:
-            del module.forward  # the instance attribute: the class's forward shows through again
+            del vars(module)["forward"]  # the class's forward shows through again
         self.installed.clear()
 
     def _replaying(self, block: nn.Module, signature: int, forward):

@@ -228,7 +228,8 @@ def _no_initialisation_on_meta():
 
     A meta tensor holds no values, so initialising it changes nothing, yet the layers' ``reset_parameters`` call
     these functions for every conv, linear and norm layer: about half of building ResNet-101 on the meta device.
-    A tensor with data (a builder may initialise one of its own) goes to the real function.
+    A tensor with data (a builder may initialise one of its own) goes to the real function. Batch norm's running
+    statistics, zeroed and filled by ``reset_running_stats``, are skipped on the meta device in the same way.
     """
     originals = {name: getattr(nn.init, name) for name in _INITIALISERS if hasattr(nn.init, name)}
 
@@ -240,13 +241,22 @@ def _no_initialisation_on_meta():
 
         return initialise
 
+    norm = nn.modules.batchnorm._NormBase
+    reset_running_stats = norm.reset_running_stats
+
+    def reset_unless_meta(self):
+        if self.running_mean is None or not self.running_mean.is_meta:
+            reset_running_stats(self)
+
     for name, original in originals.items():
         setattr(nn.init, name, skipping_meta(original))
+    norm.reset_running_stats = reset_unless_meta
     try:
         yield
     finally:
         for name, original in originals.items():
             setattr(nn.init, name, original)
+        norm.reset_running_stats = reset_running_stats
 
 
 def _make_control(control: IntRange | Choice, value) -> widgets.ValueWidget:
