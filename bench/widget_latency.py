@@ -10,6 +10,8 @@ One update is ``explorer.set(...)``: rebuild the model on the meta device, summa
 re-render the table, the chart and the difference. The comparison builds the same model for real
 on the CPU (allocating and initialising its weights: 138M for VGG-16, 108M for ZFNet) and runs one
 image through it, which is what an explorer without the meta device would have to do.
+Each explorer is timed twice: cycling through its steps (after one cycle it replays blocks met before, as when a
+student moves a slider back and forth), and with its memory of blocks emptied before each update ("first visits").
 Target: p95 ≤ 30 ms. Ends with one line of key=value pairs.
 """
 
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from cnnlab import explore
+from cnnlab.summary import BlockMemory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from course import explorer_cell, solution_code  # noqa: E402  (reads the notebook's own cells)
@@ -111,10 +114,19 @@ def vgg(conv1_kernel: int = 3, width: int = 64, input_size: int = 224) -> nn.Seq
     )
 
 
-def time_updates(explorer, steps: list[dict], n: int, warmup: int = 10) -> list[float]:
-    """Milliseconds of each explorer update, cycling through ``steps``: a change every time."""
+def time_updates(
+    explorer, steps: list[dict], n: int, warmup: int = 10, first_visits: bool = False
+) -> list[float]:
+    """Milliseconds of each explorer update, cycling through ``steps``: a change every time.
+
+    An explorer remembers the blocks it has summarised (``BlockMemory``), so after one cycle every update replays
+    blocks met before, as when a student moves a slider back and forth. With ``first_visits`` that memory is
+    emptied before each update (outside the timing): every update is the first of its configuration.
+    """
     times = []
     for i in range(warmup + n):
+        if first_visits:
+            explorer._blocks = BlockMemory()
         start = time.perf_counter()
         explorer.set(**steps[i % len(steps)])
         elapsed = (time.perf_counter() - start) * 1e3
@@ -137,6 +149,11 @@ def time_real_forward(build, input_size: int, reps: int, in_channels: int = 3) -
     return times[1:]
 
 
+FIRST_VISIT_P95: dict[
+    str, float
+] = {}  # explorer name → p95 of updates that are each the first of their configuration
+
+
 def measure(
     name: str, explorer, steps: list[dict], build, input_size: int, args, in_channels: int = 3
 ) -> tuple[float, float, float]:
@@ -145,6 +162,10 @@ def measure(
     p50, p95 = percentile(updates, 50), percentile(updates, 95)
     print(f"{name} explorer update (meta build + summarize + render), {len(updates)} updates: ", end="")
     print(f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(updates):.1f} ms")
+    first = time_updates(explorer, steps, max(20, args.updates // 2), first_visits=True)
+    FIRST_VISIT_P95[name] = percentile(first, 95)
+    print(f"{name} first visits (no block met before), {len(first)} updates: ", end="")
+    print(f"p50 {percentile(first, 50):.1f} ms, p95 {FIRST_VISIT_P95[name]:.1f} ms, max {max(first):.1f} ms")
     forward = time_real_forward(build, input_size, args.forward_reps, in_channels)
     forward_ms = statistics.median(forward)
     print(
@@ -226,7 +247,11 @@ def main() -> None:
         in_channels=64,
     )
     worst = max(p95, zf_p95, vgg04_p95, in_p95, rn_p95, de_p95)
-    print(f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'}")
+    worst_first = max(FIRST_VISIT_P95.values())
+    print(
+        f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'} (worst p95 {worst:.1f} ms); first visits "
+        f"{'within' if worst_first <= 30 else 'over'} it (worst p95 {worst_first:.1f} ms)"
+    )
     print(
         f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
         f"zfnet_p50_ms={zf_p50:.1f} zfnet_p95_ms={zf_p95:.1f} zfnet_forward_ms={zf_forward_ms:.1f} "
@@ -236,7 +261,10 @@ def main() -> None:
         f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f} "
         f"resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
         f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f} "
-        f"dense_p50_ms={de_p50:.1f} dense_p95_ms={de_p95:.1f} dense_forward_ms={de_forward_ms:.1f}"
+        f"dense_p50_ms={de_p50:.1f} dense_p95_ms={de_p95:.1f} dense_forward_ms={de_forward_ms:.1f} "
+        f"resnet_first_p95_ms={FIRST_VISIT_P95['ResNet-50 (notebook 06)']:.1f} "
+        f"dense_first_p95_ms={FIRST_VISIT_P95['Dense block (notebook 08)']:.1f} "
+        f"worst_p95_ms={worst:.1f} worst_first_p95_ms={worst_first:.1f}"
     )
 
 

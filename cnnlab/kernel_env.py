@@ -23,6 +23,10 @@ import os
 import sys
 
 KERNEL_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
+# What an autograding kernel gets on top (the grading kit's kernels; nbgrader's, under `nbgrader autograde`): a cell
+# that trains for minutes to show something, graded by nothing (notebook 06's degradation experiment), reads it
+# and runs a couple of steps, since nobody watches its curves while a class is graded.
+AUTOGRADE_ENV = {"CNNLAB_AUTOGRADING": "1"}
 KERNEL_NAME = "cnnlab"
 KERNEL_DISPLAY_NAME = "CNN Architectures (Python 3)"
 FALLBACK_KERNEL_NAME = "python3"  # ipykernel's own, present wherever ipykernel is

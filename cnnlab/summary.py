@@ -1,9 +1,14 @@
 """A per-layer table of any ``nn.Module``: output shapes, parameters, MACs and activation memory.
 
 The forward pass runs on PyTorch's *meta* device, which tracks shapes and dtypes but holds no data,
-so summarising VGG-16 at 224×224 costs milliseconds and allocates no weights. MACs come from
-``torch.utils.flop_counter.FlopCounterMode`` (one multiply-accumulate = two FLOPs), not from
-hand-written per-layer formulas, so any layer torch can count is counted.
+so summarising VGG-16 at 224×224 costs milliseconds and allocates no weights. MACs come from torch's own
+FLOP formulas, the registry of ``torch.utils.flop_counter`` (one multiply-accumulate = two FLOPs), not from
+hand-written per-layer formulas, so any op torch can count is counted, wherever it runs.
+
+Two things keep an explorer's update fast on deep nets. The counter is a small dispatch mode over that registry
+(``FlopCounterMode`` also tracks every module's parents, which the hooks here already know). And a block that
+repeats one already run, with the same structure and input shape (ResNet-101 runs 23 identical bottlenecks in
+its third stage), is not run again: its rows are replayed under its own name (``_BlockReplay``).
 """
 
 from __future__ import annotations
@@ -17,12 +22,21 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import fmt
 from .errors import ConfigError
 
-__all__ = ["MEMORY_CONVENTION", "ForwardTrace", "LayerRow", "Summary", "summarize", "parse_input_shape"]
+__all__ = [
+    "MEMORY_CONVENTION",
+    "BlockMemory",
+    "ForwardTrace",
+    "LayerRow",
+    "Summary",
+    "summarize",
+    "parse_input_shape",
+]
 
 
 @dataclass(frozen=True)
@@ -182,11 +196,16 @@ def parse_input_shape(input_shape) -> tuple[int, int, int]:
     return dims if len(dims) == 3 else (3, *dims)
 
 
-def summarize(model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1) -> Summary:
+def summarize(
+    model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1, blocks: BlockMemory | None = None
+) -> Summary:
     """Run one forward pass on the meta device and tabulate every layer it called.
 
     ``input_shape`` is (C, H, W) of one image. MACs and memory are per forward pass of
     ``batch_size`` images. Parameters are the exact sum of ``numel`` over ``model.parameters()``.
+    ``blocks`` carries the runs of repeated blocks from one summary to the next (an explorer keeps one for
+    its life, so a block met in an earlier configuration is replayed, not run); without it, only blocks
+    repeated within this model are.
     """
     if not isinstance(model, nn.Module):
         raise ConfigError(f"summarize() needs a torch nn.Module; got {type(model).__name__}")
@@ -194,31 +213,31 @@ def summarize(model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1)
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size should be a positive int; got {batch_size!r}")
 
-    counter = FlopCounterMode(display=False)
-    recorder = _LayerRecorder(model, shape, counter)
+    params = list({id(p): p for p in model.parameters()}.values())  # a shared parameter counts once
+    counter = _MacCounter()
+    recorder = _LayerRecorder(model, shape, counter, blocks if blocks is not None else BlockMemory())
     training_flags = {m: m.training for m in model.modules()}
     model.eval()  # batch statistics of one image are undefined; dropout is identity in eval
     try:
         with recorder, counter, torch.no_grad(), _shape_only_norms_and_relus():
-            output = _forward_on_meta(model, (batch_size, *shape))
+            output = _forward_on_meta(model, (batch_size, *shape), params)
     except ConfigError:
         raise
     except Exception as error:  # the student's model broke: say where, in a sentence
         raise ConfigError(recorder.explain(error)) from error
     finally:
         for module, flag in training_flags.items():
-            module.training = flag
+            vars(module)["training"] = flag  # a plain attribute: put back as it was, without __setattr__
 
     rows = recorder.rows
-    total_macs = counter.get_total_flops() // 2
+    total_macs = counter.flops // 2
     unattributed = total_macs - sum(r.macs for r in rows)
     if unattributed:  # e.g. a matmul written in a parent module's forward
         rows.append(LayerRow("(functional ops)", "", "", (), 0, unattributed, 0))
-    own_params = recorder.params_outside_leaves()
+    own_params = recorder.params_outside_leaves(params)
     if own_params:
         rows.append(LayerRow("(other parameters)", "", "", (), own_params, 0, 0))
 
-    params = list({id(p): p for p in model.parameters()}.values())
     first_output = _first_tensor(output)
     return Summary(
         model_name=type(model).__name__,
@@ -233,6 +252,54 @@ def summarize(model: nn.Module, input_shape=(3, 32, 32), *, batch_size: int = 1)
         param_bytes=sum(p.numel() * p.element_size() for p in params),
         output_shape=tuple(first_output.shape[1:]) if first_output is not None else (),
     )
+
+
+class _MacCounter(TorchDispatchMode):
+    """FLOPs of every op that runs under it, from torch's own formulas (``FlopCounterMode``'s registry).
+
+    It counts what ``FlopCounterMode`` counts, op by op, in the same way: an op without a formula is first
+    decomposed, where torch has a decomposition, so that a composite op's matmuls are found.
+    """
+
+    _FORMULAS = FlopCounterMode(display=False).flop_registry
+    _DECOMPOSABLE: dict = {}  # op → whether it has a CompositeImplicitAutograd kernel (asked once per op)
+    _QUERIES = {  # metadata queries: never counted, never decomposed (as in FlopCounterMode)
+        torch.ops.aten.is_contiguous.default,
+        torch.ops.aten.is_contiguous.memory_format,
+        torch.ops.aten.size.default,
+        torch.ops.aten.stride.default,
+        torch.ops.aten.storage_offset.default,
+        torch.ops.aten.numel.default,
+        torch.ops.aten.dim.default,
+        torch.ops.prim.layout.default,
+        torch.ops.prim.device.default,
+    }
+
+    def __init__(self):
+        super().__init__()
+        self.flops = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        formula = self._FORMULAS.get(func._overloadpacket)
+        if formula is None and func not in self._QUERIES and self._decomposable(func):
+            with self:
+                result = func.decompose(*args, **kwargs)
+            if result is not NotImplemented:
+                return result
+        out = func(*args, **kwargs)
+        if formula is not None:
+            self.flops += formula(*args, **kwargs, out_val=out)
+        return out
+
+    @classmethod
+    def _decomposable(cls, func) -> bool:
+        known = cls._DECOMPOSABLE.get(func)
+        if known is None:
+            key = torch._C.DispatchKey.CompositeImplicitAutograd
+            known = key in func.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), key)
+            cls._DECOMPOSABLE[func] = known
+        return known
 
 
 @contextmanager
@@ -267,17 +334,43 @@ def _shape_only_norms_and_relus():
         F.batch_norm, F.relu = batch_norm, relu
 
 
-def _forward_on_meta(model: nn.Module, batch_shape: tuple[int, ...]):
+def _forward_on_meta(model: nn.Module, batch_shape: tuple[int, ...], params: list[torch.Tensor]):
     """The forward pass with meta copies of the weights, so the model itself is never touched."""
-    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
     x = torch.empty(batch_shape, dtype=dtype, device="meta")
-    if all(t.is_meta for t in [*model.parameters(), *model.buffers()]):
+    if all(p.is_meta for p in params) and all(b.is_meta for b in model.buffers()):
         return model(x)
-    state = {
-        **{name: torch.empty_like(p, device="meta") for name, p in model.named_parameters()},
-        **{name: torch.empty_like(b, device="meta") for name, b in model.named_buffers()},
-    }
-    return torch.func.functional_call(model, state, (x,))
+    with _meta_weights(model):
+        return model(x)
+
+
+@contextmanager
+def _meta_weights(model: nn.Module):
+    """Every parameter and buffer swapped for a meta copy, and the very same tensors put back afterwards.
+
+    A tensor shared by two modules gets one copy, so the weights stay tied. (``torch.func.functional_call`` was
+    used before, and left a module that appears twice in a model holding its meta copies.)
+    """
+    copies: dict[int, torch.Tensor] = {}
+    swapped: list[tuple[dict, str, torch.Tensor]] = []
+    try:
+        for module in model.modules():
+            for store in (module._parameters, module._buffers):
+                for name, tensor in store.items():
+                    if tensor is None or tensor.is_meta:
+                        continue
+                    copy = copies.get(id(tensor))
+                    if copy is None:
+                        copy = torch.empty_like(tensor, device="meta")
+                        if isinstance(tensor, nn.Parameter):
+                            copy = nn.Parameter(copy, requires_grad=tensor.requires_grad)
+                        copies[id(tensor)] = copy
+                    swapped.append((store, name, tensor))
+                    store[name] = copy
+        yield
+    finally:
+        for store, name, tensor in swapped:
+            store[name] = tensor
 
 
 def _first_tensor(output):
@@ -526,8 +619,12 @@ class ForwardTrace:
     """
 
     def __init__(self, model: nn.Module, input_shape: Sequence[int]):
-        self.names = {m: name for name, m in model.named_modules()}
-        self.leaves = [m for m in model.modules() if not list(m.children())]
+        self.names: dict[nn.Module, str] = {}
+        self.leaves: list[nn.Module] = []
+        for name, module in model.named_modules():
+            self.names[module] = name
+            if all(child is None for child in module._modules.values()):
+                self.leaves.append(module)
         self.model = model
         self.input_shape = tuple(int(d) for d in input_shape)
         self._open: list[tuple[nn.Module, list]] = []  # leaves whose forward has begun, innermost last
@@ -536,9 +633,19 @@ class ForwardTrace:
         self._handles: list = []
 
     def __enter__(self) -> ForwardTrace:
-        for module in self.leaves:
-            self._handles.append(module.register_forward_pre_hook(self._before))
-            self._handles.append(module.register_forward_hook(self._after))
+        # Two global hooks, not two per leaf: registering hundreds of hooks cost more than a summary's forward
+        leaves = {id(module) for module in self.leaves}
+
+        def before(module, args):
+            if id(module) in leaves:
+                self._before(module, args)
+
+        def after(module, args, output):
+            if id(module) in leaves:
+                self._after(module, args, output)
+
+        self._handles.append(nn.modules.module.register_module_forward_pre_hook(before))
+        self._handles.append(nn.modules.module.register_module_forward_hook(after))
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -618,18 +725,29 @@ def _first_line(error: Exception) -> str:
 
 
 class _LayerRecorder(ForwardTrace):
-    """Forward hooks on the leaf modules that record one LayerRow per call."""
+    """Forward hooks on the leaf modules that record one LayerRow per call; repeated blocks are replayed."""
 
-    def __init__(self, model: nn.Module, input_shape: Sequence[int], counter: FlopCounterMode):
+    def __init__(
+        self, model: nn.Module, input_shape: Sequence[int], counter: _MacCounter, blocks: BlockMemory
+    ):
         super().__init__(model, input_shape)
         self.counter = counter
         self.rows: list[LayerRow] = []
         self._flops_before: list[int] = []
         self._seen: set[int] = set()
+        self._replay = _BlockReplay(self, blocks)
+
+    def __enter__(self) -> _LayerRecorder:
+        self._replay.install()  # first: it looks for hooks of the model's own, before ours are added
+        return super().__enter__()
+
+    def __exit__(self, *exc) -> bool:
+        self._replay.remove()
+        return super().__exit__(*exc)
 
     def _before(self, module, args) -> None:
         super()._before(module, args)
-        self._flops_before.append(self.counter.get_total_flops())
+        self._flops_before.append(self.counter.flops)
 
     def _after(self, module, args, output) -> None:
         inputs = self._open[-1][1]
@@ -650,14 +768,205 @@ class _LayerRecorder(ForwardTrace):
                 config=describe_config(module),
                 output_shape=tuple(first.shape[1:]) if first is not None else (),
                 params=sum(p.numel() for p in module.parameters()) if first_call else 0,
-                macs=(self.counter.get_total_flops() - flops_before) // 2,
+                macs=(self.counter.flops - flops_before) // 2,
                 activation_bytes=own_bytes,
             )
         )
 
-    def params_outside_leaves(self) -> int:
-        """Parameters that no called leaf owns: held directly by a parent, or by a leaf never called."""
-        counted = {id(p) for m in self.leaves if id(m) in self._seen for p in m.parameters()}
-        return sum(
-            p.numel() for p in {id(p): p for p in self.model.parameters()}.values() if id(p) not in counted
+    def params_outside_leaves(self, params: list[torch.Tensor]) -> int:
+        """Of the model's ``params``, those that no called leaf owns: held by a parent, or by a leaf never called."""
+        counted = {
+            id(p) for m in self.leaves if id(m) in self._seen for p in m._parameters.values() if p is not None
+        }
+        return sum(p.numel() for p in params if id(p) not in counted)
+
+
+class BlockMemory:
+    """The blocks ``summarize`` has run, by signature and input shape, to replay their twins (``_BlockReplay``).
+
+    A signature names the block's class object and its plain attributes, so a class defined again (its cell run
+    again) is a new signature. Keep one memory for the life of one explorer, not longer: a block whose forward
+    reads a global variable would not see the global change.
+    """
+
+    def __init__(self):
+        self.signatures: dict[tuple, int] = {}
+        self.records: dict[tuple, _BlockRecord] = {}
+
+
+@dataclass(frozen=True)
+class _BlockRecord:
+    """What one run of a block left: its rows (names relative to the block), FLOPs and output."""
+
+    rows: tuple[tuple[str, LayerRow], ...]
+    flops: int
+    output_shape: torch.Size
+    output_dtype: torch.dtype
+    last_leaf: str | None  # relative name of the last leaf that finished, for ForwardTrace's messages
+    last_map: tuple[int, ...] | None
+
+
+class _BlockReplay:
+    """Runs a block once per signature and input shape; its twins' rows are copies of the first run's, renamed.
+
+    Two blocks are twins when they have the same signature: the same class, the same plain attributes (a stride,
+    a flag), the same parameter and buffer shapes, and twin children in the same order. A block is replayed only
+    on the meta device, with one tensor in and a new tensor out, when none of its modules has run before (a shared
+    module's parameters count once) and none has hooks of its own or a patched ``forward``. Anything else runs as
+    usual, so the replay changes the time a summary takes, never its numbers
+    (tests/test_summary.py compares every course model with and without it).
+    """
+
+    _MODULE_INTERNALS = frozenset(vars(nn.Module()))  # nn.Module's own bookkeeping, the same for every module
+
+    def __init__(self, recorder: _LayerRecorder, memory: BlockMemory):
+        self.recorder = recorder
+        self.memory = memory
+        self.records = memory.records
+        self.installed: list[nn.Module] = []
+
+    def install(self) -> None:
+        """Wrap the forward of every block (a module with children, below the model) that has a signature."""
+        memo: dict[nn.Module, int | None] = {}
+        _signature(self.recorder.model, self.memory.signatures, memo)
+        for module, signature in memo.items():
+            if signature is not None and module is not self.recorder.model and module._modules:
+                # straight into the instance's __dict__: nn.Module.__setattr__ is slow, and forward is no submodule
+                vars(module)["forward"] = self._replaying(module, signature, module.forward)
+                self.installed.append(module)
+
+    def remove(self) -> None:
+        for module in self.installed:
+            del vars(module)["forward"]  # the class's forward shows through again
+        self.installed.clear()
+
+    def _replaying(self, block: nn.Module, signature: int, forward):
+        recorder = self.recorder
+
+        def run(*args, **kwargs):
+            x = args[0] if len(args) == 1 and not kwargs else None
+            if not isinstance(x, torch.Tensor) or not x.is_meta:
+                return forward(*args, **kwargs)
+            if any(id(module) in recorder._seen for module in block.modules()):
+                return forward(*args, **kwargs)
+            key = (signature, tuple(x.shape), x.dtype)
+            record = self.records.get(key)
+            if record is None:
+                return self._run_and_record(block, key, forward, x)
+            return self._replay(block, record)
+
+        return run
+
+    def _run_and_record(self, block: nn.Module, key: tuple, forward, x: torch.Tensor):
+        recorder = self.recorder
+        first_row, flops_before = len(recorder.rows), recorder.counter.flops
+        output = forward(x)
+        if not isinstance(output, torch.Tensor) or not output.is_meta or _shares_memory_with(output, [x]):
+            return output  # replayed, it could not be told apart from a new tensor: never replay it
+        prefix = f"{recorder.names.get(block)}."
+        rows = recorder.rows[first_row:]
+        if not all(row.name.startswith(prefix) for row in rows):
+            return output  # a module outside the block ran inside it: the names would not carry over
+        last = recorder._last
+        last_leaf = recorder.names.get(last[0], "")[len(prefix) :] if last and rows else None
+        self.records[key] = _BlockRecord(
+            rows=tuple((row.name[len(prefix) :], row) for row in rows),
+            flops=recorder.counter.flops - flops_before,
+            output_shape=output.shape,
+            output_dtype=output.dtype,
+            last_leaf=last_leaf,
+            last_map=recorder._last_map,
         )
+        return output
+
+    def _replay(self, block: nn.Module, record: _BlockRecord) -> torch.Tensor:
+        recorder = self.recorder
+        prefix = f"{recorder.names.get(block)}."
+        recorder.rows.extend(
+            LayerRow(
+                prefix + relative, r.kind, r.config, r.output_shape, r.params, r.macs, r.activation_bytes
+            )
+            for relative, r in record.rows
+        )
+        recorder.counter.flops += record.flops
+        modules = dict(block.named_modules())
+        recorder._seen.update(id(modules[relative]) for relative, _ in record.rows if relative in modules)
+        if record.last_leaf in modules:
+            recorder._last = (modules[record.last_leaf], record.rows[-1][1].output_shape)
+            recorder._last_map = record.last_map
+        return torch.empty(record.output_shape, dtype=record.output_dtype, device="meta")
+
+
+def _signature(
+    module: nn.Module, interned: dict[tuple, int], memo: dict[nn.Module, int | None]
+) -> int | None:
+    """A small int shared by twin modules (see ``_BlockReplay``), or None for a module that is never replayed.
+
+    Children's signatures are interned first, so a block's key holds ints, not its whole subtree.
+    """
+    if module in memo:
+        return memo[module]
+    memo[module] = None  # a module that contains itself is never replayed
+    children = [
+        (name, None if child is None else _signature(child, interned, memo))
+        for name, child in module._modules.items()
+    ]
+    own = _plain_attributes(module)
+    plain = (
+        own is not None
+        and all(child is not None or module._modules[name] is None for name, child in children)
+        and not module._forward_hooks
+        and not module._forward_pre_hooks
+        and "forward" not in vars(module)
+    )
+    if not plain:
+        return None
+    key = (
+        type(module),
+        own,
+        tuple(children),
+        tuple(
+            (name, None if p is None else (tuple(p.shape), p.dtype, p.requires_grad))
+            for name, p in module._parameters.items()
+        ),
+        tuple(
+            (name, None if b is None else (tuple(b.shape), b.dtype)) for name, b in module._buffers.items()
+        ),
+    )
+    memo[module] = interned.setdefault(key, len(interned))
+    return memo[module]
+
+
+_NOT_PLAIN = object()
+
+
+def _plain_attributes(module: nn.Module) -> tuple | None:
+    """(name, value) of the attributes a forward may read (stride, flags), or None when one is not plain data."""
+    attributes = vars(module)
+    names = attributes.keys() - _BlockReplay._MODULE_INTERNALS
+    items = []
+    for name in sorted(names):
+        value = _plain(attributes[name])
+        if value is _NOT_PLAIN:
+            return None
+        items.append((name, value))
+    return tuple(items)
+
+
+_SCALARS = frozenset({bool, int, float, str, type(None), torch.dtype, torch.device})
+
+
+def _plain(value):
+    kind = type(value)
+    if kind in _SCALARS:
+        return value
+    if kind is tuple or kind is list:
+        items = tuple(map(_plain, value))
+        return _NOT_PLAIN if any(v is _NOT_PLAIN for v in items) else (kind, items)
+    if callable(value) and not isinstance(value, (torch.Tensor, nn.Module)):
+        try:
+            hash(value)
+        except TypeError:
+            return _NOT_PLAIN
+        return value  # a function: the same object in twins
+    return _NOT_PLAIN

@@ -9,9 +9,13 @@ check where the network repeats it). No kernel, no nbgrader, no training: second
 
 from __future__ import annotations
 
+import contextlib
+import io
+
+import nbformat
 import pytest
 import torch
-from course import HIDDEN_REGION, SOLUTION_REGION, explorer_cell, solution_code
+from course import HIDDEN_REGION, LECTURES, SOLUTION_REGION, SOLUTIONS, explorer_cell, solution_code
 from notebook_cells import checked_cells
 from torch import nn
 
@@ -337,6 +341,85 @@ def test_every_corner_of_the_explorer_works(dense_explorer):
             for input_size in (7, 56):
                 dense_explorer.set(growth_rate=growth_rate, num_layers=num_layers, input_size=input_size)
                 assert dense_explorer.message == "" and dense_explorer.summary is not None
+
+
+# --- the closing comparison ---------------------------------------------------------------------------------------
+# ImageNet-1k top-1 (%) of torchvision's IMAGENET1K_V1 weights, from torchvision's model documentation: the facts
+# behind the notebook's PUBLISHED_TOP1. DenseNet-121's and SqueezeNet 1.1's are here, not in notebook 07: those
+# networks are this notebook's graded exercises, so 07's reference nets do not hand them out.
+TOP1 = {
+    "AlexNet": 56.522,
+    "ResNet-50": 76.130,
+    "ResNet-152": 78.312,
+    "Wide ResNet-50-2": 78.468,
+    "ResNeXt-50 32×4d": 77.618,
+    "DenseNet-121": 74.434,
+    "SqueezeNet 1.0": 58.092,
+    "SqueezeNet 1.1": 58.178,
+    "ConvNeXt-T": 82.520,
+}
+# (parameters, MACs) of each network of the comparison, as cnnlab's summarize counts them (torchvision documents the
+# same MACs as GFLOPS; AlexNet is notebook 02's, at 227×227)
+COMPARED = {
+    "AlexNet": (62_378_344, 1_135_256_096),
+    "NiN": (None, None),  # no torchvision NiN: test_nin_has_no_fully_connected_layer
+    "ResNet-50": (25_557_032, 4_089_184_256),
+    "ResNet-152": (60_192_808, 11_513_626_624),
+    "Wide ResNet-50-2": (68_883_240, 11_398_021_120),
+    "ResNeXt-50 32×4d": (25_028_904, 4_230_479_872),
+    "DenseNet-121": (7_978_856, 2_834_161_664),
+    "SqueezeNet 1.0": (1_248_424, 818_924_576),
+    "SqueezeNet 1.1": (1_235_496, 349_151_936),
+    "ConvNeXt-T": (28_589_128, 4_455_531_264),
+}
+
+
+@pytest.fixture(scope="module")
+def compared():
+    """The namespace of the notebook's code cells up to its comparison table, solutions filled in (explorers and
+    hidden tests left out): seconds, every network on the meta device."""
+    namespace: dict = {"__name__": "__main__"}
+    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
+        source = cell.source
+        if cell.cell_type != "code" or source.lstrip().startswith(("explore(", "explorer = explore(")):
+            continue
+        if "explorer.set(" in source or "DENSENETS = {" in source:
+            continue  # they only show something
+        source = HIDDEN_REGION.sub("", SOLUTION_REGION.sub(lambda m: m.group(1), source))
+        with contextlib.redirect_stdout(io.StringIO()):
+            exec(compile(source, NOTEBOOK, "exec"), namespace)
+        if "comparison = {" in source:
+            return namespace
+    raise AssertionError(f"{NOTEBOOK} has no comparison table")
+
+
+def test_the_published_accuracies_are_torchvisions(compared):
+    assert compared["PUBLISHED_TOP1"] == TOP1
+    assert "torchvision" in compared["TOP1_SOURCE"]
+
+
+def test_the_comparison_counts_every_network_from_the_notebooks_own_classes(compared):
+    comparison = compared["comparison"]
+    assert list(comparison) == list(COMPARED)
+    for name, (params_expected, macs_expected) in COMPARED.items():
+        assert params_expected in (None, comparison[name].total_params), name
+        assert macs_expected in (None, comparison[name].total_macs), name
+    # DenseNet-121 and the SqueezeNets come from the classes the student wrote in this notebook
+    assert isinstance(compared["densenet121"], compared["DenseNet"])
+    assert comparison["DenseNet-121"] is compared["densenet121_summary"]
+    assert comparison["SqueezeNet 1.1"] is compared["squeezenet_summaries"]["1.1"]
+    with torch.device("meta"):
+        own = summarize(compared["SqueezeNet"]("1.1"), (3, 224, 224))
+    assert own.total_params == comparison["SqueezeNet 1.1"].total_params
+
+
+def test_the_notebook_builds_its_networks_itself():
+    """Nothing of notebook 08 reads notebook 07's reference nets, which no longer hold DenseNet or SqueezeNet."""
+    for root in (SOLUTIONS, LECTURES):
+        folder = (root / NOTEBOOK).parent
+        assert [p.name for p in folder.iterdir()] == [p.name for p in folder.glob("*.ipynb")]
+        for cell in nbformat.read(root / NOTEBOOK, as_version=4).cells:
+            assert "reference_nets" not in cell.source and "07_complexity" not in cell.source
 
 
 def test_resnext_mini_is_grouped_and_the_smaller_of_the_minis(ns):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tarfile
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from course import HIDDEN_REGION, MARKERS, ROOT, SOLUTION_REGION, SOLUTIONS, nbgrader_meta
+from course import HIDDEN_REGION, LECTURES, MARKERS, ROOT, SOLUTION_REGION, SOLUTIONS, nbgrader_meta
 
 sys.path.insert(0, str(ROOT / "tools"))
 import bundle as bundle_tool  # noqa: E402
@@ -136,6 +138,92 @@ def test_the_scan_finds_a_leaked_answer(tmp_path):
         f"notebooks/00_foundations/module.py: {answer!r}",
         f"notebooks/01_lenet/module.py: {answer!r}",
         f"notes.md: {answer!r}",
+    ]
+
+
+# --- what a student receives before an assignment must not build that assignment's graded classes ---------------
+# The line scan above misses an answer written another way: notebook 07 once handed out, in its reference_nets.py,
+# a DenseNet-121 and a SqueezeNet 1.1 of its own, the graded exercises of notebook 08. So, by name: every class or
+# function a graded answer cell defines belongs to the first assignment that asks for it, and no file of an earlier
+# assignment's folder (notebooks and the modules next to them) may define it, nor a builder named after it
+# (`densenet121`, `squeezenet1_1` for DenseNet and SqueezeNet). A later assignment may hand out an earlier one's
+# answer (07's reference nets hold 06's ResNet).
+
+
+def _normalised(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def graded_definitions() -> dict[str, str]:
+    """{name: the first assignment whose graded answers define it} for the top-level classes and functions of
+    every autograded answer cell in solutions/."""
+    first: dict[str, str] = {}
+    for notebook in sorted(SOLUTIONS.glob("*/*.ipynb")):
+        for cell in nbformat.read(notebook, as_version=4).cells:
+            if cell.cell_type == "code" and nbgrader_meta(cell).get("solution"):
+                for node in ast.parse(cell.source).body:
+                    if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                        first.setdefault(node.name, notebook.parent.name)
+    return first
+
+
+def _python_sources(folder: Path):
+    """(label, source) of every module in ``folder`` and of every code cell of its notebooks."""
+    for path in sorted(folder.rglob("*.py")):
+        yield str(path.relative_to(folder.parent)), path.read_text()
+    for path in sorted(folder.rglob("*.ipynb")):
+        for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code":
+                lines = cell.source.splitlines()  # IPython's magics and shell lines are not Python
+                code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+                yield f"{path.relative_to(folder.parent)} cell {index}", code
+
+
+def early_definitions(lectures: Path, graded: dict[str, str]) -> list[str]:
+    """Each class or function in an assignment's folder under ``lectures`` that a later assignment grades (by
+    its name, or as a builder named after a graded class: the class's name and digits)."""
+    found = []
+    for folder in sorted(p for p in lectures.iterdir() if p.is_dir()):
+        later = {name: owner for name, owner in graded.items() if owner > folder.name}
+        by_normalised = {_normalised(name): name for name in later}
+        for label, source in _python_sources(folder):
+            for node in ast.walk(ast.parse(source)):
+                if not isinstance(node, (ast.ClassDef, ast.FunctionDef)):
+                    continue
+                builder = re.fullmatch(r"(.*?)\d*", _normalised(node.name)).group(1)
+                name = node.name if node.name in later else by_normalised.get(builder)
+                if name is not None:
+                    found.append(f"{label}: {node.name} (graded in {later[name]}: {name})")
+    return found
+
+
+def test_no_assignment_hands_out_a_later_assignments_graded_classes():
+    graded = graded_definitions()
+    assert {"DenseNet", "DenseLayer", "Fire", "SqueezeNet"} <= {
+        n for n, a in graded.items() if a == "08_beyond"
+    }
+    assert early_definitions(LECTURES, graded) == []
+
+
+def test_the_definition_scan_finds_a_later_assignments_class(tmp_path):
+    graded = {"DenseNet": "08_beyond", "Fire": "08_beyond", "ResNet": "06_resnet"}
+    given = tmp_path / "07_complexity"
+    given.mkdir()
+    (given / "nets.py").write_text(
+        "class ResNet:\n    pass\n\n\nclass DenseNet:\n    pass\n\n\ndef densenet121():\n"
+        "    return DenseNet()\n\n\ndef build():\n    class Fire:\n        pass\n\n\ndef firewall():\n    pass\n"
+    )
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell("%matplotlib inline\nclass Fire: ...")]
+    )
+    nbformat.write(notebook, given / "n.ipynb")
+    (tmp_path / "08_beyond").mkdir()
+    (tmp_path / "08_beyond" / "own.py").write_text("class DenseNet:\n    pass\n")
+    assert early_definitions(tmp_path, graded) == [
+        "07_complexity/nets.py: DenseNet (graded in 08_beyond: DenseNet)",
+        "07_complexity/nets.py: densenet121 (graded in 08_beyond: DenseNet)",
+        "07_complexity/nets.py: Fire (graded in 08_beyond: Fire)",
+        "07_complexity/n.ipynb cell 0: Fire (graded in 08_beyond: Fire)",
     ]
 
 

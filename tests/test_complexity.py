@@ -35,11 +35,9 @@ PARAMS = {
     "ResNet-50": 25_557_032,
     "ResNet-101": 44_549_160,
     "ResNet-152": 60_192_808,
-    "SqueezeNet 1.1": 1_235_496,
-    "DenseNet-121": 7_978_856,
 }
 # MACs per 224×224 image, as cnnlab's summarize counts them (torchvision documents 0.71, 15.47, 19.63, 1.5, 1.81,
-# 3.66, 4.09, 7.8, 11.51, 0.35 and 2.83 GFLOPS, meaning MACs, for these models)
+# 3.66, 4.09, 7.8 and 11.51 GFLOPS, meaning MACs, for these models)
 MACS = {
     "AlexNet": 714_188_480,
     "VGG-16": 15_470_264_320,
@@ -50,10 +48,10 @@ MACS = {
     "ResNet-50": 4_089_184_256,
     "ResNet-101": 7_801_405_440,
     "ResNet-152": 11_513_626_624,
-    "SqueezeNet 1.1": 349_151_936,
-    "DenseNet-121": 2_834_161_664,
 }
-# ImageNet-1k top-1 (%) of torchvision's IMAGENET1K_V1 weights, from torchvision's model documentation
+# ImageNet-1k top-1 (%) of torchvision's IMAGENET1K_V1 weights, from torchvision's model documentation.
+# The lecture's comparison (Canziani et al. 2016) as far as notebooks 02-06 built it: DenseNet and SqueezeNet are
+# graded exercises of notebook 08, which compares them itself (tests/test_beyond.py holds their facts).
 TOP1 = {
     "AlexNet": 56.522,
     "VGG-16": 71.592,
@@ -64,8 +62,6 @@ TOP1 = {
     "ResNet-50": 76.130,
     "ResNet-101": 77.374,
     "ResNet-152": 78.312,
-    "SqueezeNet 1.1": 58.178,
-    "DenseNet-121": 74.434,
 }
 
 
@@ -97,14 +93,14 @@ def test_the_data_shows_vgg_is_heavy_and_googlenet_is_efficient():
     by_macs = sorted(MACS, key=MACS.get, reverse=True)
     assert set(by_params[:2]) == set(by_macs[:2]) == {"VGG-16", "VGG-19"}
     density = sorted(TOP1, key=lambda n: TOP1[n] / PARAMS[n], reverse=True)
-    assert density[:2] == ["SqueezeNet 1.1", "GoogLeNet"] and set(density[-2:]) == {"VGG-16", "VGG-19"}
+    assert density[0] == "GoogLeNet" and set(density[-2:]) == {"VGG-16", "VGG-19"}
     front = [n for n in TOP1 if not any(MACS[o] <= MACS[n] and TOP1[o] > TOP1[n] for o in TOP1)]
     assert "GoogLeNet" in front and "VGG-16" not in front and "VGG-19" not in front
 
 
 def test_a_small_net_runs_for_real():
     """The meta-device summaries check shapes; one real forward pass checks that the blocks compute."""
-    out = reference_nets.squeezenet1_1().eval()(torch.randn(1, 3, 96, 96))
+    out = reference_nets.resnet18().eval()(torch.randn(1, 3, 64, 64))
     assert out.shape == (1, 1000) and torch.isfinite(out).all()
 
 
@@ -227,7 +223,7 @@ def test_the_measurement_reads_its_budget_from_one_place_and_says_what_it_skippe
     measuring = next(c.source for c in cells if "MEASUREMENT_BUDGET_S" in c.source and "time_one" in c.source)
     sizes = next(c.source for c in cells if "def summary_of" in c.source)
     namespace = solution_code(NOTEBOOK)
-    namespace["NETWORKS"] = {"SqueezeNet 1.1": reference_nets.squeezenet1_1, "VGG-16": reference_nets.vgg16}
+    namespace["NETWORKS"] = {"AlexNet": reference_nets.alexnet, "VGG-16": reference_nets.vgg16}
     exec(compile(sizes, "sizes", "exec"), namespace)
     namespace["MEASUREMENT_BUDGET_S"] = {"cpu": 0.0}
     namespace["device"] = torch.device("cpu")
@@ -238,4 +234,4 @@ def test_the_measurement_reads_its_budget_from_one_place_and_says_what_it_skippe
     assert "measured 0 of 6" in printed and "budget 0 s" in printed
     assert len(namespace["skipped"]) == 6
     assert "skipped VGG-16 at batch 64: over 1 G MACs per image" in printed
-    assert "skipped SqueezeNet 1.1 at batch 1: needs about" in printed
+    assert "skipped AlexNet at batch 1: needs about" in printed

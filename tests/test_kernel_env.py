@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import nbformat
@@ -152,3 +153,26 @@ def test_a_kernel_nbgrader_starts_has_the_setting_before_torch_loads(tmp_path):
     from course import gradebook_grades
 
     assert gradebook_grades(tmp_path / "gradebook.db", "probe", "student") == {"probe": (1.0, 1.0, False)}
+
+
+def test_only_nbgrader_autograde_and_the_grading_kit_shorten_ungraded_demonstrations(monkeypatch):
+    from cnnlab.grade import sandbox
+    from cnnlab.kernel_env import AUTOGRADE_ENV
+
+    for argv in (
+        ["nbgrader", "generate_assignment", "06_resnet"],
+        ["jupyter-lab"],
+        ["nbgrader", "autograde"],
+    ):
+        for name in AUTOGRADE_ENV:
+            monkeypatch.setenv(name, "")  # so that the test's end restores the variable as it was
+            monkeypatch.delenv(name)
+        monkeypatch.setattr(sys, "argv", argv)
+        load_nbgrader_config(monkeypatch, installed=True)
+        autograding = argv[1:2] == ["autograde"]
+        assert all((os.environ.get(k) == v) == autograding for k, v in AUTOGRADE_ENV.items()), argv
+    # the grading kit's kernels get it too, whatever the instructor's environment holds
+    isolation = types.SimpleNamespace(sandboxed=False, data_dir=None)
+    box = types.SimpleNamespace(home=Path("/tmp/home"), work=Path("/tmp/work"))
+    environment = sandbox.kernel_environment(isolation, box, threads=1, gpu=None, inherited={})
+    assert {k: environment.get(k) for k in AUTOGRADE_ENV} == AUTOGRADE_ENV

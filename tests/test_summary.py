@@ -132,6 +132,20 @@ def test_a_real_model_is_summarised_without_touching_its_weights():
     assert summary.output_shapes()["6"] == (120, 1, 1)
 
 
+def test_a_real_model_with_a_shared_module_keeps_its_own_weights():
+    # torch.func.functional_call, used before, left the shared conv holding meta tensors after the summary
+    shared = nn.Conv2d(8, 8, 3, padding=1)
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), shared, nn.ReLU(), shared)
+    before = {id(t): t.clone() for t in [*model.parameters(), *model.buffers()]}
+    tensors = [*model.parameters(), *model.buffers()]
+    first, second = summarize(model, (3, 12, 12)), summarize(model, (3, 12, 12))
+    assert first == second
+    assert first.total_params == first.trainable_params == sum(p.numel() for p in model.parameters())
+    assert [*model.parameters(), *model.buffers()] == tensors  # the very same tensor objects
+    assert all(not t.is_meta and torch.equal(t, before[id(t)]) for t in tensors)
+    assert model[2] is model[4] and model[2].weight is shared.weight
+
+
 def test_rendering_text_and_html():
     summary = summarize(lenet5(), (1, 32, 32))
     text = str(summary)
@@ -308,3 +322,126 @@ def test_a_failure_in_forward_code_names_the_last_layer_that_ran_without_torch_t
         "input (RuntimeError). Hint: print x.shape after each step of forward()"
     )
     assert "invalid for input of size" not in str(error.value)  # torch's own words stay out
+
+
+# --- repeated blocks are replayed, not run again: the same numbers, faster ----------------------------------------
+def _reference_nets():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "solutions" / "07_complexity" / "reference_nets.py"
+    spec = importlib.util.spec_from_file_location("reference_nets_for_summary", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _counting_replays():
+    """Counts the blocks summarize replays; ``replays.off = True`` turns replaying off for the next summaries."""
+    from cnnlab import summary as summary_module
+
+    replay_class = summary_module._BlockReplay
+    install, replay = replay_class.install, replay_class._replay
+    state = contextlib.ExitStack()
+    state.replays, state.off = 0, False
+
+    def counted(self, *args):
+        state.replays += 1
+        return replay(self, *args)
+
+    def maybe_install(self):
+        if not state.off:
+            install(self)
+
+    replay_class.install, replay_class._replay = maybe_install, counted
+    try:
+        yield state
+    finally:
+        replay_class.install, replay_class._replay = install, replay
+
+
+def _with_and_without_replay(model, input_shape):
+    with _counting_replays() as replays:
+        fast = summarize(model, input_shape)
+        replayed = replays.replays
+        replays.off = True
+        slow = summarize(model, input_shape)
+    return fast, slow, replayed
+
+
+@pytest.mark.parametrize(
+    "name, replayed",
+    [
+        ("resnet101", 25),
+        ("resnet18", 1),
+        ("densenet121", 0),
+        ("googlenet", 7),
+        ("squeezenet1_1", 0),
+        ("vgg16", 0),
+    ],
+)
+def test_replaying_repeated_blocks_changes_no_number(name, replayed):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = getattr(_reference_nets(), name)()
+    fast, slow, count = _with_and_without_replay(model, (3, 224, 224))
+    assert (
+        count == replayed
+    )  # ResNet-101: 33 bottlenecks, 8 of them run (the first of a stage, its first twin)
+    assert fast == slow
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(torch.empty(1, 3, 224, 224, device="meta"))
+    assert fast.total_macs == counter.get_total_flops() // 2  # torch's own counter agrees with the light one
+
+
+def test_twins_that_differ_in_a_plain_attribute_are_not_confused():
+    class ConvThenPool(nn.Module):
+        def __init__(self, pool_stride):
+            super().__init__()
+            self.conv = nn.Conv2d(8, 8, 3, padding=1)
+            self.pool_stride = (
+                pool_stride  # read in forward, held by no module: part of the block's signature
+            )
+
+        def forward(self, x):
+            return nn.functional.max_pool2d(self.conv(x), self.pool_stride)
+
+    model = nn.Sequential(ConvThenPool(1), ConvThenPool(1), ConvThenPool(2), ConvThenPool(1), ConvThenPool(2))
+    fast, slow, replayed = _with_and_without_replay(model, (8, 16, 16))
+    assert fast == slow and replayed == 1  # block 1 is block 0's twin; 3 and 4 get 8×8 maps, a new shape
+    assert fast.output_shape == (8, 4, 4)
+    assert [r.name for r in fast.rows] == ["0.conv", "1.conv", "2.conv", "3.conv", "4.conv"]
+
+
+def test_a_module_shared_by_twin_blocks_counts_its_parameters_once():
+    shared = nn.Conv2d(8, 8, 3, padding=1)
+
+    class Residual(nn.Module):
+        def __init__(self, conv):
+            super().__init__()
+            self.conv = conv
+
+        def forward(self, x):
+            return x + self.conv(x)
+
+    model = nn.Sequential(Residual(shared), Residual(shared), Residual(nn.Conv2d(8, 8, 3, padding=1)))
+    fast, slow, _ = _with_and_without_replay(model, (8, 10, 10))
+    assert fast == slow
+    assert fast.total_params == 2 * (8 * 8 * 9 + 8)
+    assert sum(r.params for r in fast.rows) == fast.total_params
+
+
+def test_a_failure_after_replayed_blocks_names_the_layer_it_would_without_them():
+    block = lambda: nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU())  # noqa: E731
+    model = nn.Sequential(block(), block(), block(), nn.Flatten(), nn.Linear(100, 10))
+    messages = []
+    with _counting_replays() as replays:
+        for off in (False, True):
+            replays.off = off
+            with pytest.raises(ConfigError) as error:
+                summarize(model, (4, 6, 6))
+            messages.append(str(error.value))
+    assert replays.replays == 2 and messages[0] == messages[1]
+    assert "'4'" in messages[0] and "144" in messages[0]  # the Linear, and what came instead

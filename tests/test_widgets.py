@@ -496,3 +496,46 @@ def test_inception_explorer_widths_and_input_depth(inception_explorer, inception
     assert inception_explorer.diff.macs.after == expected.total_macs > 271_351_808
     inception_explorer.controls["ch5x5"].value = 16
     assert inception_explorer.summary.output_shape == (128 + 192 + 16 + 128, 28, 28)
+
+
+# --- the explorer's memory of blocks: replayed rows are the rows a fresh summary gives --------------------------
+class _Stage(nn.Module):
+    """Residual blocks of one width; ``pool`` is a plain attribute read in forward (part of a block's signature)."""
+
+    def __init__(self, channels: int, blocks: int, pool: int):
+        super().__init__()
+        self.convs = nn.ModuleList(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False) for _ in range(blocks)
+        )
+        self.norms = nn.ModuleList(nn.BatchNorm2d(channels) for _ in range(blocks))
+        self.pool = pool
+
+    def forward(self, x):
+        for conv, norm in zip(self.convs, self.norms):
+            x = x + torch.relu(norm(conv(x)))
+        return nn.functional.max_pool2d(x, self.pool)
+
+
+def _staged(width=8, blocks=3, stages=2, pool=2):
+    layers = [nn.Conv2d(3, width, 3, padding=1)]
+    layers += [_Stage(width, blocks, pool) for _ in range(stages)]
+    return nn.Sequential(*layers, nn.Flatten())
+
+
+def test_an_explorer_that_replays_remembered_blocks_shows_what_a_fresh_summary_shows():
+    explorer = explore(
+        _staged, input_shape=(3, 32, 32), width=[8, 16], blocks=(1, 4), stages=(1, 3), pool=[1, 2]
+    )
+    moves = [
+        dict(blocks=4),
+        dict(width=16),
+        dict(stages=3, pool=1),
+        dict(width=8),
+        dict(blocks=3, stages=2, pool=2),
+    ]
+    for move in moves * 2:  # the second round replays blocks remembered from the first
+        explorer.set(**move)
+        with torch.device("meta"):
+            fresh = summarize(_staged(**explorer.config), (3, 32, 32))
+        assert explorer.summary == fresh, move
+    assert len(explorer._blocks.records) > 0  # it did remember blocks

@@ -25,7 +25,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..kernel_env import KERNEL_ENV
+from ..kernel_env import AUTOGRADE_ENV, KERNEL_ENV
 from .errors import GraderError
 
 PROCESS_HEADROOM = 256  # tasks (processes and threads) a kernel may add to what its user already runs
@@ -268,6 +268,7 @@ def kernel_environment(
     """The kernel's environment: what the course needs, none of the instructor's variables (tokens, keys)."""
     env = {
         **KERNEL_ENV,  # the course's kernel settings, read by OpenMP when torch loads
+        **AUTOGRADE_ENV,  # ungraded demonstrations that train for minutes run a couple of steps
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/local/bin", "/usr/bin", "/bin"]),
         "HOME": str(box.home),
         "USER": "student",

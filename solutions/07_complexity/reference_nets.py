@@ -1,10 +1,11 @@
 """The ImageNet networks that notebook 07 compares, in plain torch, written like torchvision's models.
 
-Given to you, read-only: you built AlexNet, VGG, GoogLeNet and ResNet in notebooks 02 and 04-06, SqueezeNet and
-DenseNet join them for the comparison, and notebook 07 compares them. (At grading time this file is replaced by the
-course's own copy, so changing it changes nothing.) Each builder gives torchvision's variant of the network (the same layers, so the same parameter count
-and MACs as the model torchvision ships), with default PyTorch initialisation: the weights are random, which
-changes nothing about size or speed.
+Given to you, read-only: you built AlexNet, VGG, GoogLeNet and ResNet in notebooks 02 and 04-06, and notebook 07
+compares them. (SqueezeNet and DenseNet are not here: you build them yourself in notebook 08, which compares them
+with these.) At grading time this file is replaced by the course's own copy, so changing it changes nothing. Each
+builder gives torchvision's variant of the network (the same layers, so the same parameter count and MACs as the
+model torchvision ships), with default PyTorch initialisation: the weights are random, which changes nothing about
+size or speed.
 
     from reference_nets import NETWORKS, PUBLISHED_TOP1, TOP1_SOURCE
     model = NETWORKS["ResNet-50"]()
@@ -34,8 +35,6 @@ __all__ = [
     "resnet50",
     "resnet101",
     "resnet152",
-    "squeezenet1_1",
-    "densenet121",
 ]
 
 # ---------------------------------------------------------------------------------------------------------
@@ -59,8 +58,6 @@ PUBLISHED_TOP1 = {
     "ResNet-50": 76.130,
     "ResNet-101": 77.374,
     "ResNet-152": 78.312,
-    "SqueezeNet 1.1": 58.178,
-    "DenseNet-121": 74.434,
 }
 
 
@@ -306,133 +303,6 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
-# --- SqueezeNet -------------------------------------------------------------------------------------------
-class Fire(nn.Module):
-    """SqueezeNet's module: a 1×1 'squeeze' to few channels, then 1×1 and 3×3 'expand' side by side."""
-
-    def __init__(self, in_channels: int, squeeze: int, expand1x1: int, expand3x3: int):
-        super().__init__()
-        self.squeeze = nn.Conv2d(in_channels, squeeze, kernel_size=1)
-        self.squeeze_activation = nn.ReLU(inplace=True)
-        self.expand1x1 = nn.Conv2d(squeeze, expand1x1, kernel_size=1)
-        self.expand1x1_activation = nn.ReLU(inplace=True)
-        self.expand3x3 = nn.Conv2d(squeeze, expand3x3, kernel_size=3, padding=1)
-        self.expand3x3_activation = nn.ReLU(inplace=True)
-
-    def forward(self, x):
-        x = self.squeeze_activation(self.squeeze(x))
-        return torch.cat(
-            [self.expand1x1_activation(self.expand1x1(x)), self.expand3x3_activation(self.expand3x3(x))], 1
-        )
-
-
-class SqueezeNet(nn.Module):
-    """SqueezeNet 1.1: a 3×3 stem, eight Fire modules, and a 1×1 convolution as the classifier (no FC)."""
-
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=3, stride=2),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(64, 16, 64, 64),
-            Fire(128, 16, 64, 64),
-            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(128, 32, 128, 128),
-            Fire(256, 32, 128, 128),
-            nn.MaxPool2d(kernel_size=3, stride=2, ceil_mode=True),
-            Fire(256, 48, 192, 192),
-            Fire(384, 48, 192, 192),
-            Fire(384, 64, 256, 256),
-            Fire(512, 64, 256, 256),
-        )
-        self.classifier = nn.Sequential(
-            nn.Dropout(dropout),
-            nn.Conv2d(512, num_classes, kernel_size=1),
-            nn.ReLU(inplace=True),
-            nn.AdaptiveAvgPool2d((1, 1)),
-        )
-
-    def forward(self, x):
-        return torch.flatten(self.classifier(self.features(x)), 1)
-
-
-# --- DenseNet ---------------------------------------------------------------------------------------------
-class DenseLayer(nn.Module):
-    """BN-ReLU-1×1 conv (a bottleneck of 4 × growth channels), BN-ReLU-3×3 conv to `growth` new channels."""
-
-    def __init__(self, in_channels: int, growth: int, bottleneck: int):
-        super().__init__()
-        self.norm1 = nn.BatchNorm2d(in_channels)
-        self.relu1 = nn.ReLU(inplace=True)
-        self.conv1 = nn.Conv2d(in_channels, bottleneck * growth, kernel_size=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(bottleneck * growth)
-        self.relu2 = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(bottleneck * growth, growth, kernel_size=3, padding=1, bias=False)
-
-    def forward(self, features: list[torch.Tensor]) -> torch.Tensor:
-        x = self.conv1(self.relu1(self.norm1(torch.cat(features, 1))))
-        return self.conv2(self.relu2(self.norm2(x)))
-
-
-class DenseBlock(nn.ModuleDict):
-    """Each layer reads the concatenation of the block's input and every earlier layer's output."""
-
-    def __init__(self, layers: int, in_channels: int, growth: int, bottleneck: int):
-        super().__init__()
-        for i in range(layers):
-            self[f"denselayer{i + 1}"] = DenseLayer(in_channels + i * growth, growth, bottleneck)
-
-    def forward(self, x):
-        features = [x]
-        for layer in self.values():
-            features.append(layer(features))
-        return torch.cat(features, 1)
-
-
-class Transition(nn.Sequential):
-    """Between dense blocks: BN-ReLU, a 1×1 conv that halves the channels, a 2×2 average pool."""
-
-    def __init__(self, in_channels: int, out_channels: int):
-        super().__init__()
-        self.norm = nn.BatchNorm2d(in_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv = nn.Conv2d(in_channels, out_channels, kernel_size=1, bias=False)
-        self.pool = nn.AvgPool2d(kernel_size=2, stride=2)
-
-
-class DenseNet(nn.Module):
-    def __init__(
-        self,
-        growth: int = 32,
-        block_layers: Sequence[int] = (6, 12, 24, 16),
-        stem_channels: int = 64,
-        bottleneck: int = 4,
-        num_classes: int = 1000,
-    ):
-        super().__init__()
-        self.features = nn.Sequential()
-        self.features.add_module("conv0", nn.Conv2d(3, stem_channels, 7, stride=2, padding=3, bias=False))
-        self.features.add_module("norm0", nn.BatchNorm2d(stem_channels))
-        self.features.add_module("relu0", nn.ReLU(inplace=True))
-        self.features.add_module("pool0", nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
-        channels = stem_channels
-        for i, layers in enumerate(block_layers):
-            self.features.add_module(f"denseblock{i + 1}", DenseBlock(layers, channels, growth, bottleneck))
-            channels += layers * growth
-            if i != len(block_layers) - 1:
-                self.features.add_module(f"transition{i + 1}", Transition(channels, channels // 2))
-                channels //= 2
-        self.features.add_module("norm5", nn.BatchNorm2d(channels))
-        self.relu = nn.ReLU(inplace=True)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.classifier = nn.Linear(channels, num_classes)
-
-    def forward(self, x):
-        x = self.avgpool(self.relu(self.features(x)))
-        return self.classifier(torch.flatten(x, 1))
-
-
 # --- the builders, by name --------------------------------------------------------------------------------
 def alexnet() -> AlexNet:
     return AlexNet()
@@ -470,14 +340,6 @@ def resnet152() -> ResNet:
     return ResNet(Bottleneck, [3, 8, 36, 3])
 
 
-def squeezenet1_1() -> SqueezeNet:
-    return SqueezeNet()
-
-
-def densenet121() -> DenseNet:
-    return DenseNet(growth=32, block_layers=(6, 12, 24, 16), stem_channels=64)
-
-
 NETWORKS: dict[str, Callable[[], nn.Module]] = {
     "AlexNet": alexnet,
     "VGG-16": vgg16,
@@ -488,6 +350,4 @@ NETWORKS: dict[str, Callable[[], nn.Module]] = {
     "ResNet-50": resnet50,
     "ResNet-101": resnet101,
     "ResNet-152": resnet152,
-    "SqueezeNet 1.1": squeezenet1_1,
-    "DenseNet-121": densenet121,
 }
