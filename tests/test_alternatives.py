@@ -38,7 +38,7 @@ MINIS = {"02_alexnet": ("AlexNet", "MINI = dict("), "03_zfnet": ("AlexNetFamily"
 
 
 # The build cells, twice (the solution's, then the alternative's from its first answer on): about 30 s for 02 and 03
-# on 2 cores; 06 about 7 s and 08 about 12 s with another engineer's run on the other core.
+# on 2 cores; 06 4-8 s and 08 5-12 s on the 2 cores shared with other engineers (load 2.5 to 5).
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
 def test_the_alternative_answers_pass_every_check_of_the_build(assignment):
