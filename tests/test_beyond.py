@@ -608,6 +608,13 @@ MISTAKES = {
         {"fire_check", "squeezenet_check", "squeezenet_size_check"},
         {"fire_check": "Fire(96, 16, 64, 64)"},
     ),
+    "fire's expands concatenated 3×3 first": (
+        "fire_class",
+        "torch.cat([self.expand_1x1(squeezed), self.expand_3x3(squeezed)], dim=1)",
+        "torch.cat([self.expand_3x3(squeezed), self.expand_1x1(squeezed)], dim=1)",
+        {"fire_check"},  # the counts and shapes are those of the right order: only the order check sees it
+        {"fire_check": "Fire(10, 3, 5, 7): the output channels that come from the 3×3 expand"},
+    ),
     "8-bit size in bits": (
         "squeezenet_size",
         "bytes_8bit = squeezenet_params * 8 // 8",
