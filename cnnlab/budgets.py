@@ -5,9 +5,8 @@ gives the same curves. Each named budget has one entry per device type; a device
 an entry (Apple's ``mps``, say) uses the ``"cpu"`` one.
 
     short   LeNet-sized nets (notebook 01): about 15 s on a 2-core CPU.
-    medium  deeper plain nets without batch norm, the AlexNet and ZFNet minis (notebooks 02, 03): about
-            40 s (AlexNet-mini) and a few minutes (ZFNet-mini) on a 2-core CPU; 12-14 s on an H100
-            with seven runs sharing it.
+    medium  deeper plain nets without batch norm, notebook 02's AlexNet-mini: 8 epochs, under a minute on an
+            idle 2-core CPU (docs/benchmarks.md). Notebook 03's minis use their own ``MINI_BUDGET``.
     inception  GoogLeNet-mini (notebook 05): a few epochs, about 25 s on a 2-core CPU.
     long    ResNet minis: meant for a GPU; slow on a CPU (a guess, to be tuned with its notebook).
     short-bn  nets with batch norm after every conv, the VGG-mini (notebook 04): half of short's epochs,
@@ -62,11 +61,11 @@ BUDGETS: dict[str, dict[str, Budget]] = {
         "cuda": Budget(epochs=12, batch_size=128, lr=0.1),
     },
     # Half short's lr: at 0.1, AlexNet-mini (8 layers, He init, no batch norm) stayed at chance or below 40%
-    # on 4 of 20 seeds; at 0.05 it ends at 62-71% on 20/20 GPU seeds and 65-72% on 14/14 CPU seeds, and
-    # ZFNet-mini at 59-75% (docs/training-checks.md). The same on both devices, like "short".
+    # on 4 of 20 seeds; at 0.05 it learns on every seed (docs/training-checks.md). 8 epochs, not short's 12, so that
+    # the run, with LRN on its first maps, stays under a minute on a 2-core CPU (12 epochs took 80 s there).
     "medium": {
-        "cpu": Budget(epochs=12, batch_size=128, lr=0.05),
-        "cuda": Budget(epochs=12, batch_size=128, lr=0.05),
+        "cpu": Budget(epochs=8, batch_size=128, lr=0.05),
+        "cuda": Budget(epochs=8, batch_size=128, lr=0.05),
     },
     "long": {
         "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
