@@ -370,22 +370,40 @@ def _with_and_without_replay(model, input_shape):
     return fast, slow, replayed
 
 
+def _beyond_nets():
+    """DenseNet-121 and SqueezeNet 1.1 from notebook 08's solution (07's reference nets stop at ResNet)."""
+    from course import solution_code
+
+    cells = solution_code(
+        "08_beyond/beyond.ipynb",
+        "dense_layer_class",
+        "dense_block_class",
+        "transition_class",
+        "densenet_class",
+        "fire_class",
+        "squeezenet_configs",
+        "squeezenet_class",
+    )
+    return {"densenet121": lambda: cells["DenseNet"](), "squeezenet1_1": lambda: cells["SqueezeNet"]("1.1")}
+
+
 @pytest.mark.parametrize(
     "name, replayed",
     [
         ("resnet101", 25),
         ("resnet18", 1),
-        ("densenet121", 0),
+        ("densenet121", 54),  # notebook 08's DenseNet: a dense layer's parts repeat across blocks
         ("googlenet", 7),
-        ("squeezenet1_1", 0),
+        ("squeezenet1_1", 8),  # notebook 08's fire modules: expands of one width met twice
         ("vgg16", 0),
     ],
 )
 def test_replaying_repeated_blocks_changes_no_number(name, replayed):
     from torch.utils.flop_counter import FlopCounterMode
 
+    builders = _beyond_nets() if name in ("densenet121", "squeezenet1_1") else vars(_reference_nets())
     with torch.device("meta"):
-        model = getattr(_reference_nets(), name)()
+        model = builders[name]()
     fast, slow, count = _with_and_without_replay(model, (3, 224, 224))
     assert (
         count == replayed
