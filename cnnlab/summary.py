@@ -822,7 +822,6 @@ class _BlockReplay:
     def __init__(self, recorder: _LayerRecorder, memory: BlockMemory):
         self.recorder = recorder
         self.memory = memory
-        self.records = memory.records
         self.installed: list[nn.Module] = []
 
     def install(self) -> None:
@@ -850,7 +849,7 @@ class _BlockReplay:
             if any(id(module) in recorder._seen for module in block.modules()):
                 return forward(*args, **kwargs)
             key = (signature, tuple(x.shape), x.dtype)
-            record = self.records.get(key)
+            record = self.memory.records.get(key)
             if record is None:
                 return self._run_and_record(block, key, forward, x)
             return self._replay(block, record)
@@ -869,7 +868,7 @@ class _BlockReplay:
             return output  # a module outside the block ran inside it: the names would not carry over
         last = recorder._last
         last_leaf = recorder.names.get(last[0], "")[len(prefix) :] if last and rows else None
-        self.records[key] = _BlockRecord(
+        self.memory.records[key] = _BlockRecord(
             rows=tuple((row.name[len(prefix) :], row) for row in rows),
             flops=recorder.counter.flops - flops_before,
             output_shape=output.shape,
