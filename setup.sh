@@ -7,25 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-PYTHON=${PYTHON:-python3}
-START_LAB=1
-for arg in "$@"; do
-  case "$arg" in
-    --no-lab) START_LAB=0 ;;
-    *) echo "setup.sh: unknown option '$arg' (expected --no-lab)" >&2; exit 2 ;;
-  esac
-done
+# The option, a Python 3.10+ and .venv, as the student bundle's setup.sh does them (tools/student/setup.sh)
+source tools/setup-common.sh "$@"
 
-if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null; then
-  echo "setup.sh: needs Python 3.10 or newer; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)." >&2
-  echo "          Set PYTHON=/path/to/python3.11 and run it again." >&2
-  exit 1
-fi
-
-if [ ! -x .venv/bin/python ]; then
-  echo "==> creating .venv with $("$PYTHON" --version)"
-  "$PYTHON" -m venv .venv
-fi
 echo "==> installing the course's dependencies (pyproject.toml)"
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 

@@ -103,6 +103,7 @@ def test_the_bundle_holds_the_course(dist):
     )
     assert (bundle / "README.md").read_text() == (ROOT / "lectures" / "README.md").read_text()
     assert os.access(bundle / "setup.sh", os.X_OK)
+    assert (bundle / "tools" / "setup-common.sh").is_file(), "setup.sh sources it"
     # Validate runs every cell: the course's per-cell limit, not nbgrader's 30 s, which a training run exceeds
     limit = next(
         line for line in (ROOT / "nbgrader_config.py").read_text().splitlines() if "c.Execute.timeout" in line

@@ -9,6 +9,7 @@ What a student unpacks and runs (``./setup.sh``):
     wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml, without the grading kit (cnnlab/grade)
     setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
                          data/, installs the course's kernel and starts JupyterLab on notebooks/
+    tools/setup-common.sh  the first part of setup.sh, the same as the repository's (its option, Python, .venv)
     environment.yml      the same dependencies for conda
     nbgrader_config.py   the per-cell time limit of nbgrader's Validate, the course's own
 
@@ -105,12 +106,15 @@ class BuildStudentWheel:
 
 
 class WriteSetup:
-    """The student setup.sh (tools/student/setup.sh) and an environment.yml with the same dependencies."""
+    """The student setup.sh (tools/student/setup.sh, with tools/setup-common.sh, which it sources) and an
+    environment.yml with the same dependencies."""
 
     def __call__(self, bundle: Path) -> None:
         setup = bundle / "setup.sh"
         shutil.copy(ROOT / "tools" / "student" / "setup.sh", setup)
         setup.chmod(0o755)
+        (bundle / "tools").mkdir()
+        shutil.copy(ROOT / "tools" / "setup-common.sh", bundle / "tools" / "setup-common.sh")
         sys.path.insert(0, str(ROOT / "tools"))
         from sync_environment import project_dependencies
 
