@@ -1,10 +1,12 @@
-"""A solution notebook's cells, run in this process as nbgrader's autograde runs them, to see which graded
-cells pass: for the tests of fair grading (one mistake costs one step) and of alternative solutions.
+"""An assignment's checked cells, run in this process as nbgrader's autograde runs them, to see which graded cells
+pass: for the one-mistake cases of every assignment (each unit's ``mistakes.toml``) and for its alternative answers.
 
-Only the cells before the notebook's explorer run: every graded check of the build comes before it, and the
+Only the cells before the notebook's first explorer run: every graded check of the build comes before it, and the
 explorer, the training runs and the discussion come after. Of those, the cells that only show something (a
-table, a picture) are skipped, unless a later solution or check uses a name they define. As in autograde, solutions are filled in, hidden
-tests run, and a cell that raises does not stop the cells after it.
+table, a picture) are skipped, unless a later solution or check uses a name they define (or ``every_cell`` is
+set). As in autograde, solutions are filled in, hidden tests run, and a cell that raises does not stop the cells
+after it. The cells run with the notebook's folder on ``sys.path``, as Jupyter's working directory has it (07
+imports its own modules).
 
 Two shortcuts keep a run to seconds. New conv and linear layers skip drawing their initial weights (AlexNet's 62
 million take a second each), where every check of a build is about shapes, counts and messages, never about the
@@ -12,6 +14,9 @@ values of untrained weights; ``draw_weights=True`` draws them, for the notebooks
 block's weights (06's and 08's identity and sum-of-paths checks would read uninitialised memory, often NaN). And a
 run with one cell changed starts from the unchanged run's names as they were before that cell, since the cells
 before it do the same as in that run.
+
+A unit says how its cells run, and lists its mistakes, in ``tests/assignments/<id>/mistakes.toml``
+(docs/authoring.md shows an entry): its ``[cells]`` are CheckedCells' options, each ``[[mistake]]`` a Mistake.
 """
 
 from __future__ import annotations
@@ -20,28 +25,50 @@ import ast
 import contextlib
 import io
 import re
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import nbformat
-from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, nbgrader_meta
+import torch
+from course import HIDDEN_REGION, SOLUTION_REGION, nbgrader_meta, notebooks_of
 from torch import nn
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest brings tomli
+    import tomli as tomllib
+
+UNITS = Path(__file__).resolve().parent
 _INITIALISED = (nn.Linear, nn.modules.conv._ConvNd)
+# The course data is only ever an argument of a training run, which no checked cell starts.
+_NO_DATA = ("data = load_course_data()", "data = None")
 
 
-def checked_cells(notebook: str) -> list[tuple[str | None, str, bool]]:
-    """(grade id or None, source, is graded) of a solution notebook's code cells up to its first training run,
-    explorers left out: what the one-mistake tests run, mutated, in place of autograde."""
-    cells = []
-    for cell in nbformat.read(SOLUTIONS / notebook, as_version=4).cells:
-        meta = nbgrader_meta(cell)
-        if meta.get("grade_id", "").endswith("_training_run"):
-            break
-        if cell.cell_type != "code" or cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
-            continue
-        cells.append((meta.get("grade_id"), cell.source, bool(meta.get("grade"))))
-    return cells
+@dataclass(frozen=True)
+class Mistake:
+    """One usual mistake: ``text`` (once in the solution of ``cell``) replaced by ``replacement`` makes exactly the
+    graded cells ``fails`` fail, each with a failure message that holds its ``words``."""
+
+    name: str  # the test's id: what the student did
+    cell: str  # the grade id of the solution cell the mistake is made in
+    text: str
+    replacement: str
+    fails: frozenset[str]
+    words: Mapping[str, tuple[str, ...]]  # {check: words its message must hold}; a check may have none
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> Mistake:
+        """A ``[[mistake]]`` of a unit's mistakes.toml, whose ``words`` give one word or a list per check."""
+        words = {
+            check: (w,) if isinstance(w, str) else tuple(w) for check, w in entry.pop("words", {}).items()
+        }
+        mistake = cls(**{**entry, "fails": frozenset(entry["fails"])}, words=words)
+        unknown = set(words) - mistake.fails
+        assert not unknown, f"{mistake.name}: words for {sorted(unknown)}, which the mistake does not fail"
+        return mistake
 
 
 def _left_as_allocated(layer: nn.Module) -> None:
@@ -58,6 +85,15 @@ def _uninitialised_layers():
     finally:
         for cls, reset in saved.items():
             cls.reset_parameters = reset
+
+
+@contextlib.contextmanager
+def _importable(folder: Path):
+    sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        sys.path.remove(str(folder))
 
 
 def _unmarked(source: str) -> str:
@@ -94,25 +130,49 @@ def _needed(cells: list[tuple[str | None, bool, str]]) -> list[tuple[str | None,
 
 
 @dataclass
-class BuildCells:
-    """The code cells of ``notebook`` (a path under solutions/) before its explorer, solutions filled in."""
+class CheckedCells:
+    """The code cells of ``assignment``'s notebook before its explorer, solutions filled in, hidden tests included.
 
-    notebook: str
-    draw_weights: bool = False  # True: new layers draw their initial weights, as in the notebook
+    ``draw_weights``: new layers draw their initial weights, as in the notebook (for checks that compute with
+    untrained weights). ``on_meta_device``: graded cells that only count parameters and MACs, run on the meta device
+    (the same numbers, without allocating a whole network's weights). ``left_out``: text that marks an ungraded
+    cell to leave out, one that only shows something and costs seconds (08's comparison). ``stand_ins``: {text:
+    source} that an ungraded cell holding the text runs in its place, to make what the cell would have made without
+    its cost (07's measurements). ``every_cell``: the cells that only show something run too (04: a test reads what
+    they print).
+    """
+
+    assignment: str
+    draw_weights: bool = False
+    on_meta_device: frozenset[str] = frozenset()
+    left_out: tuple[str, ...] = ()
+    stand_ins: dict[str, str] = field(default_factory=dict)
+    every_cell: bool = False
+    notebook: Path = field(init=False)
     cells: list[tuple[str | None, bool, str]] = field(init=False)  # (grade id, graded, source)
+    printed: str = field(init=False, default="")  # what the unchanged run printed
     _baseline: dict | None = field(init=False, default=None)
     _snapshots: list[dict] = field(init=False, default_factory=list)
 
     def __post_init__(self):
+        # as a unit's mistakes.toml gives them: lists
+        self.on_meta_device, self.left_out = frozenset(self.on_meta_device), tuple(self.left_out)
+        (self.notebook,) = notebooks_of(self.assignment)
         self.cells = []
-        for cell in nbformat.read(SOLUTIONS / self.notebook, as_version=4).cells:
+        for cell in nbformat.read(self.notebook, as_version=4).cells:
             if cell.cell_type != "code":
                 continue
             if cell.source.lstrip().startswith(("explore(", "explorer = explore(")):
                 break
             meta = nbgrader_meta(cell)
-            self.cells.append((meta.get("grade_id"), bool(meta.get("grade")), _unmarked(cell.source)))
-        self.cells = _needed(self.cells)
+            source = _unmarked(cell.source).replace(*_NO_DATA)
+            if not meta.get("grade_id"):
+                if any(marker in source for marker in self.left_out):
+                    continue
+                source = next((new for marker, new in self.stand_ins.items() if marker in source), source)
+            self.cells.append((meta.get("grade_id"), bool(meta.get("grade")), source))
+        if not self.every_cell:
+            self.cells = _needed(self.cells)
 
     @property
     def graded(self) -> list[str]:
@@ -124,12 +184,12 @@ class BuildCells:
     def run(self, answers: dict[str, str] | None = None) -> dict[str, str | None]:
         """Runs the cells, with ``answers`` ({grade id: source}) in place of those solution cells.
 
-        Returns {graded cell id: None when it passed, else its error in one line}.
+        Returns {graded cell id: None when it passed, else its error: the exception's type and message}.
         """
         answers = answers or {}
         ids = [cell_id for cell_id, _, _ in self.cells]
         unknown = set(answers) - set(ids)
-        assert not unknown, f"{self.notebook} has no cells {sorted(unknown)} before its explorer"
+        assert not unknown, f"{self.assignment} has no cells {sorted(unknown)} before its explorer"
         if not answers:
             return dict(self._unchanged())
         first = min(ids.index(cell_id) for cell_id in answers)
@@ -149,39 +209,68 @@ class BuildCells:
 
     def _run_from(self, first: int, namespace: dict, answers: dict, keep_snapshots: bool = False) -> dict:
         results: dict[str, str | None] = {}
-        for cell_id, graded, source in self.cells[first:]:
-            if keep_snapshots:
-                self._snapshots.append(dict(namespace))
-            source = answers.get(cell_id, source)
-            weights = contextlib.nullcontext() if self.draw_weights else _uninitialised_layers()
-            try:
-                with contextlib.redirect_stdout(io.StringIO()), weights:
-                    exec(compile(source, f"{self.notebook}:{cell_id}", "exec"), namespace)
-            except Exception as error:  # noqa: BLE001 - a failing cell is what the tests look for
-                if graded:
-                    results[cell_id] = f"{type(error).__name__}: {error}".splitlines()[0]
-            else:
-                if graded:
-                    results[cell_id] = None
+        printed = io.StringIO()
+        weights = contextlib.nullcontext() if self.draw_weights else _uninitialised_layers()
+        with contextlib.redirect_stdout(printed), weights, _importable(self.notebook.parent):
+            for cell_id, graded, source in self.cells[first:]:
+                if keep_snapshots:
+                    self._snapshots.append(dict(namespace))
+                source = answers.get(cell_id, source)
+                device = torch.device("meta") if cell_id in self.on_meta_device else contextlib.nullcontext()
+                try:
+                    with device:
+                        exec(compile(source, f"{self.assignment}:{cell_id}", "exec"), namespace)
+                except Exception as error:  # noqa: BLE001 - a failing cell is what the tests look for
+                    if graded:
+                        results[cell_id] = f"{type(error).__name__}: {error}"
+                else:
+                    if graded:
+                        results[cell_id] = None
+        if keep_snapshots:
+            self.printed = printed.getvalue()
         return results
 
     def failing(self, answers: dict[str, str] | None = None) -> dict[str, str]:
         """{graded cell id: its error} of the graded cells that fail."""
         return {cell_id: error for cell_id, error in self.run(answers).items() if error is not None}
 
-    def mutated(self, grade_id: str, old: str, new: str) -> dict[str, str]:
-        """The solution of one cell with ``old`` replaced by ``new`` (``old`` must occur exactly once)."""
-        source = self.source(grade_id)
-        assert source.count(old) == 1, f"{self.notebook}:{grade_id} should hold {old!r} once"
-        return {grade_id: source.replace(old, new)}
+    def with_mistake(self, mistake: Mistake) -> dict[str, str]:
+        """{graded cell id: its error} of the graded cells that fail with ``mistake`` made."""
+        source = self.source(mistake.cell)
+        assert source.count(mistake.text) == 1, (
+            f"{self.assignment}:{mistake.cell} should hold {mistake.text!r} once"
+        )
+        return self.failing({mistake.cell: source.replace(mistake.text, mistake.replacement)})
 
 
-ALTERNATIVES = Path(__file__).resolve().parent / "alternatives"
+@dataclass(frozen=True)
+class Unit:
+    """An assignment's unit of tests, as its ``mistakes.toml`` describes it."""
+
+    assignment: str
+    cells: CheckedCells  # how its checked cells run: the toml's [cells]
+    mistakes: list[Mistake]  # its [[mistake]] entries
+    slow: bool  # its runs take seconds each: the tests that run them are in the slow tier
+    fails_with: tuple[str, ...]  # what a failing check's message starts with (the exception's type)
+
+
+@cache
+def unit(assignment: str) -> Unit:
+    data = tomllib.loads((UNITS / assignment / "mistakes.toml").read_text())
+    return Unit(
+        assignment,
+        cells=CheckedCells(assignment, **data.get("cells", {})),
+        mistakes=[Mistake.from_entry(entry) for entry in data.get("mistake", [])],
+        slow=data["slow"],
+        fails_with=tuple(data["fails_with"]),
+    )
+
+
 _ANSWER_LINE = re.compile(r"^# %% (\w+)$", re.M)
 
 
 def alternative_answers(assignment: str) -> dict[str, str]:
-    """{grade id: answer} from tests/alternatives/<assignment>.py, whose ``# %% <grade id>`` lines start each answer."""
-    text = (ALTERNATIVES / f"{assignment}.py").read_text()
+    """{grade id: answer} from the unit's alternative.py, whose ``# %% <grade id>`` lines start each answer."""
+    text = (UNITS / assignment / "alternative.py").read_text()
     parts = _ANSWER_LINE.split(text)
     return {grade_id: source.strip() + "\n" for grade_id, source in zip(parts[1::2], parts[2::2])}

@@ -2,178 +2,26 @@
 mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
 it) and no others, with a message that names the block.
 
-The notebook's own cells run here, with the solutions filled in (tests/course.py), on mutated copies of the
-reference blocks. The exact parameter and MAC counts of ResNet-18 to -152 are in tests/test_reference_numbers.py.
+The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
+mistakes.toml beside this file (fair_grading.py runs them). The exact parameter and MAC counts of ResNet-18 to -152
+are in tests/test_reference_numbers.py.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
+import re
 
-import nbformat
 import pytest
 import torch
-from course import SOLUTION_REGION, SOLUTIONS, explorer_cell, nbgrader_meta, solution_code
+from course import ROOT, explorer_cell, solution_code
+from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from harness import Mistake, tomllib, unit
 from torch import nn
 
 from cnnlab import summarize
-from cnnlab.errors import CheckFailed
 
 NOTEBOOK = "06_resnet/resnet.ipynb"
 BUILD_CELLS = ("basic_block", "bottleneck_block", "identity_helpers", "resnet_builder")
-CHECK_CELLS = (
-    "basic_block_check",
-    "basic_identity_check",
-    "bottleneck_check",
-    "bottleneck_identity_check",
-    "resnet_basic_check",
-    "resnet_bottleneck_check",
-)
-BASIC_CHECKS = {"basic_block_check", "basic_identity_check"}
-BOTTLENECK_CHECKS = {"bottleneck_check", "bottleneck_identity_check"}
-# Whole-network checks only count: they run on the meta device, which counts exactly the same, without
-# initialising 60M weights.
-COUNTING_CELLS = {"resnet_basic_check", "resnet_bottleneck_check"}
-
-
-def cells_by_id() -> dict[str, str]:
-    """{grade id: source with the solutions filled in}, plus "imports" for the first code cell."""
-    cells = [c for c in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
-    sources = {"imports": cells[0].source}
-    for cell in cells:
-        grade_id = nbgrader_meta(cell).get("grade_id")
-        if grade_id:
-            sources[grade_id] = SOLUTION_REGION.sub(lambda m: m.group(1), cell.source)
-    return sources
-
-
-CELLS = cells_by_id()
-
-
-def mutate(source: str, old: str, new: str) -> str:
-    assert source.count(old) == 1, f"the reference solution no longer holds {old!r}: update this test"
-    return source.replace(old, new)
-
-
-def grade(mutations: dict[str, list[tuple[str, str]]]) -> dict[str, str | None]:
-    """Runs the build cells (mutated) and every check cell, hidden tests included, as nbgrader would: {check: None
-    if it passed, else its failure message}."""
-    namespace: dict = {}
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(CELLS["imports"], namespace)
-        for grade_id in BUILD_CELLS:
-            source = CELLS[grade_id]
-            for old, new in mutations.get(grade_id, []):
-                source = mutate(source, old, new)
-            exec(compile(source, grade_id, "exec"), namespace)
-        results = {}
-        for grade_id in CHECK_CELLS:
-            device = torch.device("meta") if grade_id in COUNTING_CELLS else contextlib.nullcontext()
-            try:
-                with device:
-                    exec(compile(CELLS[grade_id], grade_id, "exec"), dict(namespace))
-            except CheckFailed as failure:
-                results[grade_id] = str(failure)
-            else:
-                results[grade_id] = None
-    return results
-
-
-def failed(results: dict[str, str | None]) -> set[str]:
-    return {grade_id for grade_id, message in results.items() if message is not None}
-
-
-def test_the_reference_solution_passes_every_check():
-    assert failed(grade({})) == set()
-
-
-# Each mistake: where it is made, the edit that makes it, the checks it must fail (all others must pass), and the
-# words its first failure must contain.
-MISTAKES = {
-    "basic block without its shortcut": (
-        "basic_block",
-        [("            out = out + self.shortcut(x)\n", "            pass\n")],
-        BASIC_CHECKS | {"resnet_basic_check"},
-        "BasicBlock(",
-    ),
-    "basic block: identity shortcut where a projection is needed": (
-        "basic_block",
-        [("            if stride != 1 or in_channels != out_channels:", "            if False:")],
-        {"basic_block_check", "resnet_basic_check"},
-        "BasicBlock(64, 128, stride=2) failed",
-    ),
-    "basic block: stride on the second conv": (
-        "basic_block",
-        [
-            ("3, stride=stride, padding=1, bias=False)", "3, padding=1, bias=False)"),
-            (
-                "out_channels, 3, padding=1, bias=False)",
-                "out_channels, 3, stride=stride, padding=1, bias=False)",
-            ),
-        ],
-        {"basic_block_check", "resnet_basic_check"},
-        "BasicBlock(64, 128, stride=2) MACs",
-    ),
-    "basic block: ReLU before the addition": (
-        "basic_block",
-        [
-            ("out = self.bn2(self.conv2(out))", "out = self.relu(self.bn2(self.conv2(out)))"),
-            ("        return self.relu(out)\n", "        return out\n"),
-        ],
-        {"basic_identity_check"},
-        "BasicBlock(64, 64)",
-    ),
-    "basic block: ReLU before the addition and after it": (
-        "basic_block",
-        [("out = self.bn2(self.conv2(out))", "out = self.relu(self.bn2(self.conv2(out)))")],
-        {"basic_identity_check"},
-        "BasicBlock(32, 32) with F(x) = -1",
-    ),
-    "bottleneck without its shortcut": (
-        "bottleneck_block",
-        [("            out = out + self.shortcut(x)\n", "            pass\n")],
-        BOTTLENECK_CHECKS | {"resnet_bottleneck_check"},
-        "Bottleneck(",
-    ),
-    "bottleneck: identity shortcut where a projection is needed": (
-        "bottleneck_block",
-        [("            if stride != 1 or in_channels != out_channels:", "            if False:")],
-        {"bottleneck_check", "resnet_bottleneck_check"},
-        "Bottleneck(64, 64) failed",
-    ),
-    "bottleneck: stride on the first 1×1 conv (the paper's v1)": (
-        "bottleneck_block",
-        [
-            (
-                "nn.Conv2d(in_channels, channels, 1, bias=False)",
-                "nn.Conv2d(in_channels, channels, 1, stride, bias=False)",
-            ),
-            ("channels, 3, stride=stride, padding=1, bias=False)", "channels, 3, padding=1, bias=False)"),
-        ],
-        {"bottleneck_check", "resnet_bottleneck_check"},
-        "Bottleneck(256, 128, stride=2) MACs",
-    ),
-    "bottleneck: ReLU before the addition": (
-        "bottleneck_block",
-        [
-            ("out = self.bn3(self.conv3(out))", "out = self.relu(self.bn3(self.conv3(out)))"),
-            ("        return self.relu(out)\n", "        return out\n"),
-        ],
-        {"bottleneck_identity_check"},
-        "Bottleneck(256, 64)",
-    ),
-}
-
-
-@pytest.mark.parametrize("mistake", MISTAKES)
-def test_a_usual_mistake_loses_its_own_points_and_names_the_block(mistake):
-    cell, edits, must_fail, words = MISTAKES[mistake]
-    results = grade({cell: edits})
-    assert failed(results) == must_fail, {k: v for k, v in results.items() if v}
-    first = results[next(c for c in CHECK_CELLS if c in must_fail)]
-    assert words in first, first
-    assert "Traceback" not in first
 
 
 @pytest.fixture(scope="module")
@@ -254,3 +102,11 @@ def test_the_explorer_moves_between_the_resnets_and_shows_the_difference_to_resn
     assert explorer.summary.total_params == 25_557_032
     assert explorer.summary.total_macs == summarize(family["resnet"](50), (3, 320, 320)).total_macs
     assert explorer.diff.params.delta == 0 and explorer.diff.macs.delta > 0
+
+
+def test_the_authoring_guide_shows_a_real_mistake_of_this_unit():
+    """docs/authoring.md adds a one-mistake case with an entry of this unit's mistakes.toml: the same entry."""
+    guide = (ROOT / "docs" / "authoring.md").read_text()
+    (example,) = re.findall(r"```toml\n(.*?)```", guide, re.S)
+    (entry,) = tomllib.loads(example)["mistake"]
+    assert Mistake.from_entry(entry) in unit("06_resnet").mistakes

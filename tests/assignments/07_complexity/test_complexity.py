@@ -1,22 +1,21 @@
 """Notebook 07 (comparing complexity): its reference nets against torchvision's figures, its graded checks
 against the usual mistakes, and the claims its charts make, computed from the same facts.
 
-The checks run in-process on the solution's code (tests/course.py's way), with one mistake put in at a time;
-the latency checks time modules that sleep a scripted time, so the right answer is known.
+The graded checks run in-process on the solution's code, with one mistake put in at a time: the mistakes are data,
+in mistakes.toml beside this file.
 """
 
 from __future__ import annotations
 
-import re
 import sys
 
 import nbformat
 import pytest
 import torch
-from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, nbgrader_meta, solution_code
+from course import SOLUTIONS, solution_code
+from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
 
 from cnnlab import summarize
-from cnnlab.errors import CheckFailed
 
 ASSIGNMENT = SOLUTIONS / "07_complexity"
 NOTEBOOK = "07_complexity/complexity.ipynb"
@@ -51,7 +50,7 @@ MACS = {
 }
 # ImageNet-1k top-1 (%) of torchvision's IMAGENET1K_V1 weights, from torchvision's model documentation.
 # The lecture's comparison (Canziani et al. 2016) as far as notebooks 02-06 built it: DenseNet and SqueezeNet are
-# graded exercises of notebook 08, which compares them itself (tests/test_beyond.py holds their facts).
+# graded exercises of notebook 08, which compares them itself (08_beyond/test_beyond.py holds their facts).
 TOP1 = {
     "AlexNet": 56.522,
     "VGG-16": 71.592,
@@ -104,116 +103,7 @@ def test_a_small_net_runs_for_real():
     assert out.shape == (1, 1000) and torch.isfinite(out).all()
 
 
-# --- the graded checks, on mutated solutions -----------------------------------------------------------------
-def cell_source(grade_id: str) -> str:
-    """A cell of the solution notebook with its solution and hidden tests unmarked (as the autograder runs it)."""
-    for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells:
-        if nbgrader_meta(cell).get("grade_id") == grade_id:
-            source = SOLUTION_REGION.sub(lambda m: m.group(1), cell.source)
-            return HIDDEN_REGION.sub(lambda m: m.group(1), source)
-    raise AssertionError(f"{NOTEBOOK} has no cell {grade_id!r}")
-
-
-def course_table() -> dict:
-    """The notebook's table, with the facts above and no measurement (as on a machine that skipped them all)."""
-    return {
-        name: dict(params=PARAMS[name], macs=MACS[name], activation_bytes=0, top1=TOP1[name], latency_1=None)
-        for name in PARAMS
-    }
-
-
-def run_check(check_id: str, *function_ids: str, replace: tuple[str, str] | None = None) -> None:
-    """Runs the notebook's set-up cell, the function cells (with ``replace`` applied to their source, a mistake)
-    and then the check cell with its hidden tests; raises what the check raises."""
-    namespace = solution_code(NOTEBOOK)
-    sources = {grade_id: cell_source(grade_id) for grade_id in function_ids}
-    if replace:
-        mutated = [grade_id for grade_id, source in sources.items() if replace[0] in source]
-        assert mutated, f"the mutation {replace[0]!r} no longer applies to {function_ids}"
-        sources[mutated[0]] = sources[mutated[0]].replace(*replace)
-    for grade_id, source in sources.items():
-        exec(compile(source, grade_id, "exec"), namespace)
-    namespace["table"] = course_table()
-    exec(compile(cell_source(check_id), check_id, "exec"), namespace)
-
-
-WARM_UP = "        for _ in range(warmup):\n            model(inputs)\n"
-
-LATENCY_MISTAKES = {
-    "no warm-up": (WARM_UP, ""),
-    "the warm-up passes timed too": (
-        WARM_UP + "        for _ in range(repeats):\n",
-        "        for _ in range(warmup + repeats):\n",
-    ),
-    "the mean instead of the median": ("statistics.median(", "statistics.mean("),
-    "autograd left on": ("with torch.no_grad():", "if True:"),
-    "no synchronize": ("torch.cuda.synchronize(inputs.device)", "pass"),
-}
-
-
-def test_the_latency_check_passes_the_solution():
-    run_check("latency_check", "latency_function")
-
-
-@pytest.mark.parametrize("mistake", LATENCY_MISTAKES)
-def test_the_latency_check_catches(mistake):
-    with pytest.raises(CheckFailed) as failure:
-        run_check("latency_check", "latency_function", replace=LATENCY_MISTAKES[mistake])
-    assert re.search(r"expected", str(failure.value)), str(failure.value)
-
-
-def test_timed_warm_up_is_caught_by_the_slow_first_calls():
-    """That mistake runs the right number of passes, so only the module with slow first calls can see it."""
-    with pytest.raises(CheckFailed, match="first 4 calls"):
-        run_check(
-            "latency_check", "latency_function", replace=LATENCY_MISTAKES["the warm-up passes timed too"]
-        )
-
-
-def test_the_mean_is_caught_by_the_outliers():
-    with pytest.raises(CheckFailed, match="2 calls in 5"):
-        run_check(
-            "latency_check", "latency_function", replace=LATENCY_MISTAKES["the mean instead of the median"]
-        )
-
-
-RANKING_MISTAKES = {
-    "most expensive first": ("(cost(table[name]), name))", "(cost(table[name]), name), reverse=True)"),
-    "ties in table order": ("(cost(table[name]), name))", "cost(table[name]))"),
-}
-
-
-def test_the_ranking_check_passes_the_solution():
-    run_check("ranking_check", "ranking_function", "phone_cost_function")
-
-
-@pytest.mark.parametrize("mistake", RANKING_MISTAKES)
-def test_the_ranking_check_catches(mistake):
-    with pytest.raises(CheckFailed, match="expected"):
-        run_check(
-            "ranking_check", "ranking_function", "phone_cost_function", replace=RANKING_MISTAKES[mistake]
-        )
-
-
-PHONE_COST_MISTAKES = {
-    "returns a skipped measurement (None)": (
-        'return (row["macs"]',
-        'return row["latency_1"]\n    return (row["macs"]',
-    ),
-    "computes with a skipped measurement": (
-        'return (row["macs"]',
-        'return row["latency_1"] * 0 + (row["macs"]',
-    ),
-    "reads a column the table lacks": ('return (row["macs"]', 'return row["flops"] + (row["macs"]'),
-}
-
-
-@pytest.mark.parametrize("mistake", PHONE_COST_MISTAKES)
-def test_the_phone_cost_check_catches(mistake):
-    with pytest.raises(CheckFailed, match="phone_cost"):
-        run_check(
-            "ranking_check", "ranking_function", "phone_cost_function", replace=PHONE_COST_MISTAKES[mistake]
-        )
+# --- the graded checks against the usual mistakes: mistakes.toml, run by fair_grading.py ---------------------------
 
 
 # --- the measurement's budget ----------------------------------------------------------------------------------
