@@ -62,10 +62,11 @@ class Mistake:
     @classmethod
     def from_entry(cls, entry: dict) -> Mistake:
         """A ``[[mistake]]`` of a unit's mistakes.toml, whose ``words`` give one word or a list per check."""
+        entry = dict(entry)
         words = {
             check: (w,) if isinstance(w, str) else tuple(w) for check, w in entry.pop("words", {}).items()
         }
-        mistake = cls(**{**entry, "fails": frozenset(entry["fails"])}, words=words)
+        mistake = cls(**entry | {"fails": frozenset(entry["fails"])}, words=words)
         unknown = set(words) - mistake.fails
         assert not unknown, f"{mistake.name}: words for {sorted(unknown)}, which the mistake does not fail"
         return mistake
@@ -179,7 +180,9 @@ class CheckedCells:
         return [grade_id for grade_id, graded, _ in self.cells if graded]
 
     def source(self, grade_id: str) -> str:
-        return next(source for cell_id, _, source in self.cells if cell_id == grade_id)
+        sources = [source for cell_id, _, source in self.cells if cell_id == grade_id]
+        assert sources, f"{self.assignment} has no cell {grade_id!r} before its explorer"
+        return sources[0]
 
     def run(self, answers: dict[str, str] | None = None) -> dict[str, str | None]:
         """Runs the cells, with ``answers`` ({grade id: source}) in place of those solution cells.
