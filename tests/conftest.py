@@ -11,8 +11,9 @@ Tiers:
 
 A test is slow when it is marked ``@pytest.mark.slow``, when its file is in SLOW_FILES (every test of the file),
 or when it uses a fixture in SLOW_FIXTURES (an nbgrader round trip, a class graded by the kit).
-Add your file or fixture here rather than marking each test. A test outside the slow tier that takes longer than
-FAST_TEST_SECONDS is listed at the end of the session, so that it gets marked.
+Add your file or fixture here rather than marking each test. An assignment's unit puts the runs of its checked
+cells in the slow tier with ``slow = true`` in its mistakes.toml (tests/assignments/conftest.py). A test outside the
+slow tier that takes longer than FAST_TEST_SECONDS is listed at the end of the session, so that it gets marked.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The graded training runs are never flaky, and their seed sweeps are recorded, not rerun.
 
-Each graded run's 20-seed sweep is kept in tests/sweeps/<assignment>.json, with a fingerprint of what
+Each graded run's 20-seed sweep is kept in tests/assignments/<assignment>/sweep.json, with a fingerprint of what
 decides the run (tests/training_sweep.py writes it). These tests are fast: every graded run has a CPU
 record whose fingerprint still matches the notebook, every recorded seed passed, and
 docs/training-checks.md shows the records. The one training they do is cheap: a model whose output

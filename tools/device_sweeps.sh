@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The 20-seed sweeps of every graded training run on a GPU machine, recorded in tests/sweeps/*.json under "cuda"
-# (docs/training-checks.md). Run from the repo root with cnnlab importable (PYTHONPATH=$PWD). Small nets are
-# launch-bound, so one process per notebook shares the GPU. Writes two files under OUT (default sweeps/), since the
-# device tool returns only a handful: records.tar.gz (the updated tests/sweeps/) and sweeps.log (every run's output).
+# The 20-seed sweeps of every graded training run on a GPU machine, recorded under "cuda" in each unit's sweep record,
+# tests/assignments/<id>/sweep.json (docs/training-checks.md). Run from the repo root with cnnlab importable
+# (PYTHONPATH=$PWD). Small nets are launch-bound, so one process per notebook shares the GPU. Writes two files under
+# OUT (default sweeps/), since the device tool returns only a handful: records.tar.gz (the updated sweep records) and
+# sweeps.log (every run's output).
 #     OUT=/tmp/sweeps tools/device_sweeps.sh
 set -u
 out=${OUT:-sweeps}
@@ -14,5 +15,5 @@ for notebook in $(cd solutions && grep -l '_training_run' */*.ipynb); do
 done
 wait
 python3 tests/training_sweep.py --docs >> "$out/sweeps.log" 2>&1  # the processes above wrote it at once
-tar -czf "$out/records.tar.gz" tests/sweeps docs/training-checks.md
+tar -czf "$out/records.tar.gz" tests/assignments/*/sweep.json docs/training-checks.md
 grep -E "seeds pass|FAIL|Error" "$out/sweeps.log"

@@ -8,8 +8,8 @@ ImageNet nets built from a table, stochastic depth drawn with ``torch.bernoulli`
 SqueezeNet as torchvision writes them (an ``OrderedDict`` of named parts, the pool and the flatten in ``forward``),
 a fractal block whose paths sit in an ``nn.ModuleList``, and a ConvNeXt block with 1×1 convolutions on channels-first
 maps. The bottleneck keeps the attribute names the notebook asks for (its checks read them) and makes its layers in
-the solution's order, so the graded run's ResNeXt-mini draws the solution's weights. tests/test_alternatives.py runs
-them.
+the solution's order, so the graded run's ResNeXt-mini draws the solution's weights.
+tests/assignments/test_alternatives.py runs them.
 """
 # ruff: noqa: F821, E402, B018 - the names come from earlier cells; each cell is one notebook cell
 

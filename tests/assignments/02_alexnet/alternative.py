@@ -3,7 +3,7 @@
 Each ``# %% <grade id>`` line starts the answer to that solution cell; the cells it does not name keep the
 solution's answer. The style: keyword arguments and tuples for the layers, the network's layers made in a loop
 from a table, ReLUs that are not in place, the flatten and the pool in ``forward``, and the FC share counted from
-the model's modules. tests/test_alternatives.py runs them.
+the model's modules. tests/assignments/test_alternatives.py runs them.
 """
 # ruff: noqa: F821, E402, B018 - the names come from earlier cells; each cell is one notebook cell
 

@@ -6,7 +6,7 @@ for the identity, functional ReLUs, ``out += identity``), the bottleneck's branc
 shortcut as a lambda (``lambda x: x``, or ``lambda x: 0`` for a plain block), and the network with a named stem,
 its stages in an ``nn.ModuleList`` of ``nn.Sequential``, the pool and the flatten in ``forward``, and the table of
 ResNets filled in a loop. The layers are made in the solution's order, so the graded run's ResNet-mini draws the
-solution's weights. tests/test_alternatives.py runs them.
+solution's weights. tests/assignments/test_alternatives.py runs them.
 """
 # ruff: noqa: F821, E402, B018 - the names come from earlier cells; each cell is one notebook cell
 

@@ -2,8 +2,8 @@
 
 Each ``# %% <grade id>`` line starts the answer to that solution cell; the cells it does not name keep the
 solution's answer. The style: the convolutions made in a loop from a table, ReLUs in place, the flatten in
-``forward`` (which notebook 02's checks allow), and the sizes checked in the same loop. tests/test_alternatives.py
-runs them.
+``forward`` (which notebook 02's checks allow), and the sizes checked in the same loop.
+tests/assignments/test_alternatives.py runs them.
 """
 # ruff: noqa: F821, E402, B018 - the names come from earlier cells; each cell is one notebook cell
 

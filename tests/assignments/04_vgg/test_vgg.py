@@ -1,9 +1,9 @@
 """Notebook 04 (VGG) in-process: its reference numbers, its explorers' logic, and its checks against the usual mistakes.
 
-The numbers come from the solution's own classes (torchvision's counts, the lecture's memory table). The mistake
-tests run the notebook's code cells up to the training run, hidden tests included, on solution code with one
-mistake put in, and assert which graded checks fail and that each failure names the layer: one mistake costs only
-its own step (and the whole-network checks where the network repeats it). No kernel, no nbgrader: seconds.
+The numbers come from the solution's own classes (torchvision's counts, the lecture's memory table). The usual
+mistakes are data, in mistakes.toml beside this file: each must fail only its own step's checks (and the
+whole-network checks where the network repeats it), with a message that names the layer. No kernel, no nbgrader:
+seconds.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import re
 import nbformat
 import pytest
 import torch
-from course import HIDDEN_REGION, SOLUTION_REGION, SOLUTIONS, explorer_cell, solution_code
-from notebook_cells import checked_cells
+from course import SOLUTIONS, explorer_cell, solution_code
+from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
 from torch import nn
 
 from cnnlab import summarize
@@ -194,142 +194,14 @@ def test_the_stack_explorer():
     assert html.value == found["stack_against_one_layer"](128, 5)
 
 
-# --- the checks against the usual mistakes ---------------------------------------------------------------------
+# --- the checks against the usual mistakes (mistakes.toml; fair_grading.py runs them) ------------------------------
 
 
-CELLS = checked_cells(NOTEBOOK)
-
-
-def run_with(mistake: tuple[str, str, str] | None = None) -> dict[str, str]:
-    """{graded cell: failure message} of the notebook's cells up to training, with one mistake put in."""
-    failures = {}
-    namespace: dict = {}
-    found = mistake is None
-    for grade_id, source, graded in CELLS:
-        if mistake and grade_id == mistake[0]:
-            assert mistake[1] in source, f"the mistake's text {mistake[1]!r} is not in {grade_id}"
-            source, found = source.replace(mistake[1], mistake[2]), True
-        source = HIDDEN_REGION.sub(lambda m: m.group(1), SOLUTION_REGION.sub(lambda m: m.group(1), source))
-        source = source.replace("data = load_course_data()", "data = None")
-        try:
-            exec(compile(source, grade_id or "cell", "exec"), namespace)
-        except Exception as error:  # noqa: BLE001 - nbgrader scores any error in a graded cell as a failure
-            if graded:
-                failures[grade_id] = f"{type(error).__name__}: {error}"
-    assert found, f"no cell {mistake[0]}"
-    return failures
-
-
-def test_the_solution_passes_every_check_in_process(capsys):
-    assert run_with(None) == {}
-    printed = capsys.readouterr().out
+def test_the_solution_prints_the_lectures_memory_and_what_it_estimates(checked_cells):
+    assert checked_cells.failing() == {}
+    printed = checked_cells.printed
     assert "the slide's total: 24M values = 96 MB" in printed
     if torch.cuda.is_available():
         assert "measured on" in printed
     else:  # the peak memory of a training step is an estimate here, and says so
         assert "ESTIMATE (no GPU here, nothing measured)" in printed and "measured on" not in printed
-
-
-MISTAKES = {
-    "stride 2": (
-        "conv3x3_function",
-        "kernel_size=3, stride=1, padding=1",
-        "kernel_size=3, stride=2, padding=1",
-        {"conv3x3_check", "vgg16_check"},  # the parameter counts of the family do not change
-        {"conv3x3_check": "conv1_1", "vgg16_check": "layer 'features.2.3' (MaxPool2d"},
-    ),
-    "no padding": (
-        "conv3x3_function",
-        "kernel_size=3, stride=1, padding=1",
-        "kernel_size=3, stride=1, padding=0",
-        {"conv3x3_check", "vgg16_check"},
-        {"conv3x3_check": "conv1_1"},
-    ),
-    "5×5 kernel": (
-        "conv3x3_function",
-        "kernel_size=3, stride=1, padding=1",
-        "kernel_size=5, stride=1, padding=2",
-        {"conv3x3_check", "vgg16_check", "vgg_family_check"},
-        {"conv3x3_check": "conv1_1"},
-    ),
-    "no bias": (
-        "conv3x3_function",
-        "stride=1, padding=1)",
-        "stride=1, padding=1, bias=False)",
-        {"conv3x3_check", "vgg16_check", "vgg_family_check"},
-        {"conv3x3_check": "conv1_1", "vgg16_check": "VGG-16"},
-    ),
-    "no batch norm": (
-        "conv3x3_function",
-        "    if batch_norm:\n",
-        "    if False:\n",
-        {"conv3x3_check", "vgg_family_check"},
-        {"conv3x3_check": "conv1_1 with batch norm", "vgg_family_check": "VGG-16-BN"},
-    ),
-    "filter count in conv3x3": (
-        "conv3x3_function",
-        "nn.Conv2d(in_channels, out_channels,",
-        "nn.Conv2d(in_channels, in_channels,",
-        {"conv3x3_check", "vgg16_check", "vgg_family_check"},
-        {"conv3x3_check": "conv1_1"},
-    ),
-    "every conv of a stage reads the stage's input": (
-        "vgg_stage_function",
-        "conv3x3(out_channels, out_channels, batch_norm)",
-        "conv3x3(in_channels, out_channels, batch_norm)",
-        {"vgg_stage_check", "vgg16_check", "vgg_family_check"},
-        {"vgg_stage_check": "conv3_1, conv3_2, conv3_3"},
-    ),
-    "one conv too few per stage": (
-        "vgg_stage_function",
-        "for _ in range(num_convs - 1)",
-        "for _ in range(num_convs - 2)",
-        {"vgg_stage_check", "vgg16_check", "vgg_family_check"},
-        {"vgg_stage_check": "stage 3"},
-    ),
-    "pool at stride 1": (
-        "vgg_stage_function",
-        "nn.MaxPool2d(kernel_size=2, stride=2)",
-        "nn.MaxPool2d(kernel_size=2, stride=1)",
-        {"vgg_stage_check", "vgg16_check"},
-        {"vgg_stage_check": "pool3", "vgg16_check": "layer 'classifier.1'"},
-    ),
-    "filter count in a stage width": (
-        "vgg_class",
-        "STAGE_WIDTH_FACTORS = (1, 2, 4, 8, 8)",
-        "STAGE_WIDTH_FACTORS = (1, 2, 4, 4, 8)",
-        {"vgg16_check", "vgg_family_check"},
-        {"vgg16_check": "conv4_1"},
-    ),
-    "batch norm not passed on by the class": (
-        "vgg_class",
-        "num_convs, batch_norm))",
-        "num_convs))",
-        {"vgg_family_check"},
-        {"vgg_family_check": "VGG-16-BN"},
-    ),
-    "FC6 sized for 224 only": (
-        "vgg_class",
-        "nn.Linear(channels * size * size, fc_units)",
-        "nn.Linear(channels * 7 * 7, fc_units)",
-        {"vgg16_check"},
-        {"vgg16_check": "FC6"},
-    ),
-    "receptive field without the jump": (
-        "receptive_field_function",
-        "size += (kernel - 1) * jump",
-        "size += kernel - 1",
-        {"receptive_field_check"},
-        {"receptive_field_check": "AlexNet"},
-    ),
-}
-
-
-@pytest.mark.parametrize("mistake", MISTAKES, ids=lambda name: name.replace(" ", "-"))
-def test_a_mistake_costs_only_its_own_step(mistake):
-    grade_id, old, new, failing, words = MISTAKES[mistake]
-    failures = run_with((grade_id, old, new))
-    assert set(failures) == failing, failures
-    for cell, word in words.items():
-        assert word in failures[cell], failures[cell]
-    assert all("Traceback" not in message for message in failures.values())

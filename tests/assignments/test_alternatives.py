@@ -1,11 +1,11 @@
 """Alternative code is accepted: notebooks 02, 03, 06 and 08 answered in another style than the solution's (the layers
 made in a loop, the flatten in ``forward``, ReLUs in place or not, functional or modules, shortcuts as lambdas;
-tests/alternatives/) get every autograded point.
+each unit's alternative.py) get every autograded point.
 
-The checks of the build run in this process as autograde runs them (tests/notebook_cells.py). The graded training
-runs are locked cells that build the minis with the student's classes: an alternative class that makes the same
-layers in the same order draws the same initial weights and computes the same function, so its runs are the
-solution's runs, which their sweep records show to pass (tests/sweeps/).
+The checks of the build run in this process as autograde runs them (harness.py, as each unit's mistakes.toml sets them
+up). The graded training runs are locked cells that build the minis with the student's classes: an alternative class
+that makes the same layers in the same order draws the same initial weights and computes the same function, so its
+runs are the solution's runs, which their sweep records show to pass (each unit's sweep.json).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from course import SOLUTION_REGION, SOLUTIONS, nbgrader_meta, solution_code
-from notebook_cells import BuildCells, alternative_answers
+from harness import alternative_answers, unit
 
 from cnnlab import he_init
 
@@ -30,9 +30,6 @@ NOTEBOOKS = {
     "06_resnet": "06_resnet/resnet.ipynb",
     "08_beyond": "08_beyond/beyond.ipynb",
 }
-# Notebooks whose checks compute with a block's untrained weights (06's identity checks, 08's sum of paths): their
-# build runs with the weights drawn, as in the notebook.
-DRAW_WEIGHTS = {"06_resnet", "08_beyond"}
 # the notebook's class, and the cell that sets the minis' configurations
 MINIS = {"02_alexnet": ("AlexNet", "MINI = dict("), "03_zfnet": ("AlexNetFamily", "ALEXNET_MINI = dict(")}
 
@@ -43,7 +40,7 @@ MINIS = {"02_alexnet": ("AlexNet", "MINI = dict("), "03_zfnet": ("AlexNetFamily"
 @pytest.mark.parametrize("assignment", sorted(NOTEBOOKS))
 def test_the_alternative_answers_pass_every_check_of_the_build(assignment):
     answers = alternative_answers(assignment)
-    cells = BuildCells(NOTEBOOKS[assignment], draw_weights=assignment in DRAW_WEIGHTS)
+    cells = unit(assignment).cells  # as the unit's mistakes run: 06's and 08's with the weights drawn
     assert set(answers) <= {cell_id for cell_id, _, _ in cells.cells}, (
         "an alternative answers no solution cell"
     )
@@ -162,18 +159,9 @@ def test_the_graded_run_trains_the_alternative_exactly_as_the_solution(assignmen
         assert torch.allclose(mine.grad, other.grad, atol=1e-6), "other gradients"
 
 
-STOCHASTIC_DEPTH_BY_PYTHONS_RANDOM = """
-class StochasticDepth(nn.Module):
-    def __init__(self, residual, survival_prob):
-        super().__init__()
-        self.residual = residual
-        self.survival_prob = survival_prob
-
-    def forward(self, x):
-        if not self.training:
-            return x + self.survival_prob * self.residual(x)
-        return x + self.residual(x) if random.random() < self.survival_prob else x
-"""
+# 08's alternative draws its coin with torch.bernoulli; here the same rule draws it from Python's random
+TORCH_COIN = "torch.bernoulli(torch.tensor(float(self.survival_prob)))"
+PYTHONS_COIN = "torch.tensor(float(random.random() < self.survival_prob))"
 
 
 def test_a_correct_stochastic_depth_passes_whatever_random_numbers_it_draws():
@@ -183,7 +171,11 @@ def test_a_correct_stochastic_depth_passes_whatever_random_numbers_it_draws():
     tolerance (0.03, over four standard deviations of a share of 4,000 passes) fails it about once in 30,000."""
     namespace = solution_code(NOTEBOOKS["08_beyond"], "linear_decay_function")
     namespace["random"] = random
-    exec(STOCHASTIC_DEPTH_BY_PYTHONS_RANDOM, namespace)
+    alternative = alternative_answers("08_beyond")["stochastic_depth_class"]
+    assert alternative.count(TORCH_COIN) == 1, (
+        "08's alternative no longer draws its coin with torch.bernoulli"
+    )
+    exec(alternative.replace(TORCH_COIN, PYTHONS_COIN), namespace)
     cells = nbformat.read(SOLUTIONS / NOTEBOOKS["08_beyond"], as_version=4).cells
     check = next(c.source for c in cells if nbgrader_meta(c).get("grade_id") == "stochastic_depth_check")
     for seed in range(10):

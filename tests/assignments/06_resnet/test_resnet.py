@@ -1,0 +1,112 @@
+"""Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic, and the usual
+mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
+it) and no others, with a message that names the block.
+
+The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
+mistakes.toml beside this file (fair_grading.py runs them). The exact parameter and MAC counts of ResNet-18 to -152
+are in tests/test_reference_numbers.py.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from course import ROOT, explorer_cell, solution_code
+from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from harness import Mistake, tomllib, unit
+from torch import nn
+
+from cnnlab import summarize
+
+NOTEBOOK = "06_resnet/resnet.ipynb"
+BUILD_CELLS = ("basic_block", "bottleneck_block", "identity_helpers", "resnet_builder")
+
+
+@pytest.fixture(scope="module")
+def blocks():
+    return solution_code(NOTEBOOK, *BUILD_CELLS)
+
+
+@pytest.mark.parametrize(
+    "make, shape", [("BasicBlock(64, 64)", (64, 7, 7)), ("Bottleneck(256, 64)", (256, 7, 7))]
+)
+def test_a_zeroed_last_batch_norm_makes_the_block_the_identity(blocks, make, shape):
+    block = eval(make, blocks)
+    x = torch.rand(4, *shape)
+    assert not torch.equal(block.eval()(x), x)  # an untouched block is not the identity
+    blocks["zero_last_batch_norm"](block, shape)
+    assert torch.equal(block(x), x)  # exactly, on a non-negative input
+    negative = -torch.rand(4, *shape)
+    assert torch.count_nonzero(block(negative)) == 0  # the last ReLU follows the addition
+    # training mode too: the batch norm's output is then beta = 0 whatever the batch's statistics
+    assert torch.equal(block.train()(x), x)
+
+
+def test_a_plain_block_is_not_the_identity(blocks):
+    block = blocks["zero_last_batch_norm"](blocks["BasicBlock"](16, 16, residual=False), (16, 5, 5))
+    assert torch.count_nonzero(block(torch.rand(2, 16, 5, 5))) == 0
+
+
+class RegisteredBackwards(nn.Module):
+    """Its last batch norm in the forward pass is the first one registered."""
+
+    def __init__(self):
+        super().__init__()
+        self.late = nn.BatchNorm2d(8)
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.early = nn.BatchNorm2d(8)
+
+    def forward(self, x):
+        return self.late(self.conv(self.early(x)))
+
+
+def test_the_last_batch_norm_is_found_by_running_order_not_by_name(blocks):
+    block = RegisteredBackwards()
+    assert blocks["last_batch_norm"](block, (8, 5, 5)) is block.late
+
+
+# --- the explorer: the notebook's own cell, over the reference classes ------------------------------------------
+@pytest.fixture(scope="module")
+def family(blocks):
+    return solution_code(NOTEBOOK, *BUILD_CELLS, "explorer_build")
+
+
+@pytest.fixture
+def explorer(family):
+    return eval(explorer_cell(NOTEBOOK), dict(family))
+
+
+def test_the_explorer_starts_at_resnet50(explorer, family):
+    assert explorer.values["block"] == "bottleneck"
+    assert explorer.summary.total_params == 25_557_032 and explorer.summary.total_macs == 4_089_184_256
+    assert "25,557,032" in explorer.table_html and explorer.message == ""
+    assert set(explorer.controls) == {"block", "stage1", "stage2", "stage3", "stage4", "width", "input_size"}
+
+
+def test_the_explorer_moves_between_the_resnets_and_shows_the_difference_to_resnet50(explorer, family):
+    explorer.controls["block"].value = "basic"  # as a student picks it
+    assert explorer.summary.total_params == 21_797_672  # ResNet-34
+    diff = explorer.diff
+    assert (diff.params.before, diff.params.after) == (25_557_032, 21_797_672)
+    assert (diff.macs.before, diff.macs.after) == (4_089_184_256, 3_663_761_408)
+    assert "25.6M → 21.8M" in explorer.diff_html
+
+    explorer.set(block="bottleneck", stage2=8, stage3=36)  # ResNet-152
+    assert explorer.summary.total_params == 60_192_808
+    explorer.set(stage2=4, stage3=6, width=32)
+    resnet = family["ResNet"]
+    assert explorer.summary == summarize(resnet(family["Bottleneck"], (3, 4, 6, 3), width=32), (3, 224, 224))
+    explorer.set(width=64, input_size=320)  # the input changes the MACs and the memory, not the parameters
+    assert explorer.summary.total_params == 25_557_032
+    assert explorer.summary.total_macs == summarize(family["resnet"](50), (3, 320, 320)).total_macs
+    assert explorer.diff.params.delta == 0 and explorer.diff.macs.delta > 0
+
+
+def test_the_authoring_guide_shows_a_real_mistake_of_this_unit():
+    """docs/authoring.md adds a one-mistake case with an entry of this unit's mistakes.toml: the same entry."""
+    guide = (ROOT / "docs" / "authoring.md").read_text()
+    (example,) = re.findall(r"```toml\n(.*?)```", guide, re.S)
+    (entry,) = tomllib.loads(example)["mistake"]
+    assert Mistake.from_entry(entry) in unit("06_resnet").mistakes

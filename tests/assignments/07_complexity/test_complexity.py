@@ -1,0 +1,127 @@
+"""Notebook 07 (comparing complexity): its reference nets against torchvision's figures, its graded checks
+against the usual mistakes, and the claims its charts make, computed from the same facts.
+
+The graded checks run in-process on the solution's code, with one mistake put in at a time: the mistakes are data,
+in mistakes.toml beside this file.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import nbformat
+import pytest
+import torch
+from course import SOLUTIONS, solution_code
+from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+
+from cnnlab import summarize
+
+ASSIGNMENT = SOLUTIONS / "07_complexity"
+NOTEBOOK = "07_complexity/complexity.ipynb"
+sys.path.insert(0, str(ASSIGNMENT))  # the notebook imports reference_nets and latency_probes from its folder
+
+import reference_nets  # noqa: E402
+
+# torchvision's parameter counts (torchvision.models, num_classes=1000; GoogLeNet without its auxiliary heads)
+PARAMS = {
+    "AlexNet": 61_100_840,
+    "VGG-16": 138_357_544,
+    "VGG-19": 143_667_240,
+    "GoogLeNet": 6_624_904,
+    "ResNet-18": 11_689_512,
+    "ResNet-34": 21_797_672,
+    "ResNet-50": 25_557_032,
+    "ResNet-101": 44_549_160,
+    "ResNet-152": 60_192_808,
+}
+# MACs per 224×224 image, as cnnlab's summarize counts them (torchvision documents 0.71, 15.47, 19.63, 1.5, 1.81,
+# 3.66, 4.09, 7.8 and 11.51 GFLOPS, meaning MACs, for these models)
+MACS = {
+    "AlexNet": 714_188_480,
+    "VGG-16": 15_470_264_320,
+    "VGG-19": 19_632_062_464,
+    "GoogLeNet": 1_498_376_192,
+    "ResNet-18": 1_814_073_344,
+    "ResNet-34": 3_663_761_408,
+    "ResNet-50": 4_089_184_256,
+    "ResNet-101": 7_801_405_440,
+    "ResNet-152": 11_513_626_624,
+}
+# ImageNet-1k top-1 (%) of torchvision's IMAGENET1K_V1 weights, from torchvision's model documentation.
+# The lecture's comparison (Canziani et al. 2016) as far as notebooks 02-06 built it: DenseNet and SqueezeNet are
+# graded exercises of notebook 08, which compares them itself (08_beyond/test_beyond.py holds their facts).
+TOP1 = {
+    "AlexNet": 56.522,
+    "VGG-16": 71.592,
+    "VGG-19": 72.376,
+    "GoogLeNet": 69.778,
+    "ResNet-18": 69.758,
+    "ResNet-34": 73.314,
+    "ResNet-50": 76.130,
+    "ResNet-101": 77.374,
+    "ResNet-152": 78.312,
+}
+
+
+@pytest.fixture(scope="module")
+def summaries():
+    def on_meta(build):
+        with torch.device("meta"):
+            return summarize(build(), (3, 224, 224))
+
+    return {name: on_meta(build) for name, build in reference_nets.NETWORKS.items()}
+
+
+def test_reference_nets_have_torchvisions_parameter_counts(summaries):
+    assert {name: s.total_params for name, s in summaries.items()} == PARAMS
+
+
+def test_reference_nets_have_the_expected_macs(summaries):
+    assert {name: s.total_macs for name, s in summaries.items()} == MACS
+
+
+def test_published_accuracies_and_their_source():
+    assert reference_nets.PUBLISHED_TOP1 == TOP1
+    assert "torchvision" in reference_nets.TOP1_SOURCE
+
+
+def test_the_data_shows_vgg_is_heavy_and_googlenet_is_efficient():
+    """The claims of the notebook's prose, from the facts its charts are drawn from."""
+    by_params = sorted(PARAMS, key=PARAMS.get, reverse=True)
+    by_macs = sorted(MACS, key=MACS.get, reverse=True)
+    assert set(by_params[:2]) == set(by_macs[:2]) == {"VGG-16", "VGG-19"}
+    density = sorted(TOP1, key=lambda n: TOP1[n] / PARAMS[n], reverse=True)
+    assert density[0] == "GoogLeNet" and set(density[-2:]) == {"VGG-16", "VGG-19"}
+    front = [n for n in TOP1 if not any(MACS[o] <= MACS[n] and TOP1[o] > TOP1[n] for o in TOP1)]
+    assert "GoogLeNet" in front and "VGG-16" not in front and "VGG-19" not in front
+
+
+def test_a_small_net_runs_for_real():
+    """The meta-device summaries check shapes; one real forward pass checks that the blocks compute."""
+    out = reference_nets.resnet18().eval()(torch.randn(1, 3, 64, 64))
+    assert out.shape == (1, 1000) and torch.isfinite(out).all()
+
+
+# --- the graded checks against the usual mistakes: mistakes.toml, run by fair_grading.py ---------------------------
+
+
+# --- the measurement's budget ----------------------------------------------------------------------------------
+def test_the_measurement_reads_its_budget_from_one_place_and_says_what_it_skipped(capsys):
+    """With no time left, every (network, batch) pair is skipped, and each skip is printed with its reason."""
+    cells = [c for c in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
+    measuring = next(c.source for c in cells if "MEASUREMENT_BUDGET_S" in c.source and "time_one" in c.source)
+    sizes = next(c.source for c in cells if "def summary_of" in c.source)
+    namespace = solution_code(NOTEBOOK)
+    namespace["NETWORKS"] = {"AlexNet": reference_nets.alexnet, "VGG-16": reference_nets.vgg16}
+    exec(compile(sizes, "sizes", "exec"), namespace)
+    namespace["MEASUREMENT_BUDGET_S"] = {"cpu": 0.0}
+    namespace["device"] = torch.device("cpu")
+    namespace["measure_latency"] = lambda *args, **kwargs: pytest.fail("timed a pass with no budget left")
+    capsys.readouterr()
+    exec(compile(measuring, "measuring", "exec"), namespace)
+    printed = capsys.readouterr().out
+    assert "measured 0 of 6" in printed and "budget 0 s" in printed
+    assert len(namespace["skipped"]) == 6
+    assert "skipped VGG-16 at batch 64: over 1 G MACs per image" in printed
+    assert "skipped AlexNet at batch 1: needs about" in printed
