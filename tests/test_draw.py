@@ -379,3 +379,20 @@ def test_a_saved_notebook_shows_the_diagram_as_svg_in_nbconvert_html():
 def test_draw_is_exported_lazily():
     assert cnnlab.draw is draw and callable(cnnlab.draw)
     assert "draw" in cnnlab.__all__ and "diagram" in cnnlab.__all__
+
+
+def test_an_explorer_can_pass_the_summary_it_has_and_a_one_layer_model_draws():
+    model = two_tower_stem()
+    summary = summarize(model, (3, 64, 64))
+    given, fresh = draw(model, (3, 64, 64), summary=summary), draw(model, (3, 64, 64))
+    assert [(n.name, n.params, n.macs, n.shape) for n in given.nodes] == [
+        (n.name, n.params, n.macs, n.shape) for n in fresh.nodes
+    ]
+    with pytest.raises(ConfigError, match="summary given is of a 3×64×64 input"):
+        draw(model, (3, 32, 32), summary=summary)
+    single = draw(nn.Conv2d(3, 8, 3), (3, 8, 8))
+    assert [(n.kind, n.macs) for n in single.nodes] == [
+        ("input", None),
+        ("Conv2d", 8 * 6 * 6 * 27),
+        ("output", None),
+    ]

@@ -127,7 +127,12 @@ def _measure(node: Node, colour: str) -> int:
 
 
 def draw(
-    model_or_summary, input_shape=None, *, colour: str = "macs", baseline: Diagram | None = None
+    model_or_summary,
+    input_shape=None,
+    *,
+    colour: str = "macs",
+    baseline: Diagram | None = None,
+    summary: Summary | None = None,
 ) -> Diagram:
     """The diagram of a model (an ``nn.Module``, or a builder such as ``resnet50`` called on the meta device),
     or of a ``Summary``.
@@ -135,7 +140,8 @@ def draw(
     ``input_shape`` is (C, H, W) of one image, (3, 32, 32) by default as for ``summarize``. ``colour`` picks
     the measure whose share tints each node: "macs", "params" or "memory" (activation memory). With ``baseline``
     (an earlier diagram), the nodes and boxes that differ from it are marked. A net that cannot run is drawn up
-    to the layer that fails, marked with summarize's message.
+    to the layer that fails, marked with summarize's message. ``summary``: the model's summary at this
+    ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone.
     """
     if colour not in COLOURS:
         raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {colour!r}")
@@ -144,7 +150,7 @@ def draw(
     else:
         model = _as_model(model_or_summary)
         shape = parse_input_shape((3, 32, 32) if input_shape is None else input_shape)
-        diagram = _from_model(model, shape, colour)
+        diagram = _from_model(model, shape, colour, summary)
     if baseline is not None:
         _mark_changes(diagram, baseline)
     return diagram
@@ -163,12 +169,17 @@ def _as_model(candidate) -> nn.Module:
     )
 
 
-def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str) -> Diagram:
-    summary, message = None, None
-    try:
-        summary = summarize(model, shape)
-    except ConfigError as refusal:  # the diagram still shows the net up to the layer that fails
-        message = str(refusal)
+def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None) -> Diagram:
+    message = None
+    if summary is not None and tuple(summary.input_shape) != shape:
+        raise ConfigError(
+            f"the summary given is of a {fmt.shape(summary.input_shape)} input, not {fmt.shape(shape)}"
+        )
+    if summary is None:
+        try:
+            summary = summarize(model, shape)
+        except ConfigError as refusal:  # the diagram still shows the net up to the layer that fails
+            message = str(refusal)
     trace = trace_forward(model, shape)
     rows = _rows_by_node(trace, summary)
     nodes, edges, boxes = build_graph(trace, rows)

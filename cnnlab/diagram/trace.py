@@ -101,6 +101,8 @@ class _Tracer(TorchFunctionMode):
         self._leaf_calls = 0
         self.top_nodes: list[int] = []
         self.top_blocks: list[int] = []
+        # the model's own call opens no box; a model that is one layer (nn.Conv2d) is that layer's node
+        self._skipped = model if model._modules else None
 
     # --- producers -------------------------------------------------------------------------------
     def _mark(self, output, index: int) -> None:
@@ -130,7 +132,7 @@ class _Tracer(TorchFunctionMode):
 
     # --- module hooks ----------------------------------------------------------------------------
     def before(self, module, args) -> None:
-        if module is self.model or module not in self.names:
+        if module is self._skipped or module not in self.names:
             return
         tensors = _tensors(args)
         if id(module) in self.leaves:
@@ -151,7 +153,7 @@ class _Tracer(TorchFunctionMode):
         self._open_blocks.append(call.index)
 
     def after(self, module, args, output) -> None:
-        if module is self.model or module not in self.names:
+        if module is self._skipped or module not in self.names:
             return
         if id(module) in self.leaves:
             _, tensors = self._open_leaf.pop()
