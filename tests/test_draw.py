@@ -244,6 +244,30 @@ def test_a_refused_net_is_drawn_up_to_the_failing_layer_with_summarizes_message(
     assert refusal_text == " ".join(str(refusal.value).split())
 
 
+class HardCodedView(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(999, 2)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).view(-1, 999))
+
+
+def test_a_net_whose_own_forward_code_fails_is_marked_after_its_last_layer():
+    with pytest.raises(ConfigError) as refusal:
+        summarize(HardCodedView(), (3, 8, 8))
+    diagram = draw(HardCodedView(), (3, 8, 8))
+    assert [(n.name, n.kind) for n in diagram.nodes] == [
+        ("input", "input"),
+        ("conv", "Conv2d"),
+        ("forward", "error"),
+    ]
+    assert diagram.failed.failed == str(refusal.value)
+    assert [diagram.nodes[e.source].name for e in diagram.edges if e.target == diagram.failed.id] == ["conv"]
+    assert "forward() fails here" in diagram.svg
+
+
 # --- output -----------------------------------------------------------------------------------------------
 def test_the_svg_is_well_formed_and_shows_in_jupyter(resnet50):
     _, diagram = resnet50

@@ -8,6 +8,7 @@ its nodes, drawn by the SVG writer; grandalf knows nothing of boxes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from grandalf.graphs import Edge as LayoutEdge
 from grandalf.graphs import Graph, Vertex
@@ -22,7 +23,7 @@ LAYER_GAP = 36.0  # between layers: room for an edge's shape label
 COLUMN_GAP = 24.0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Placement:
     centres: dict[int, tuple[float, float]]  # node id -> (x, y) of its centre
     paths: dict[tuple[int, int], list[tuple[float, float]]]  # (source, target) -> polyline
@@ -42,8 +43,19 @@ class _NodeView:
 def place(
     node_ids: list[int], edges: list[tuple[int, int]], widths: dict[int, float] | None = None
 ) -> Placement:
-    """Centres of ``node_ids`` and routes of ``edges`` (source, target), top to bottom, no overlaps."""
-    widths = widths or {}
+    """Centres of ``node_ids`` and routes of ``edges`` (source, target), top to bottom, no overlaps.
+
+    The same graph gets the same placement without laying it out again: an explorer's slider that changes a
+    stage's ×N or a width changes the numbers on the nodes, not the graph.
+    """
+    key = (tuple(node_ids), tuple(edges), tuple(sorted((widths or {}).items())))
+    return _place(key)
+
+
+@lru_cache(maxsize=32)
+def _place(key) -> Placement:
+    node_ids, edges, width_items = key
+    widths = dict(width_items)
     vertices = {}
     for node in node_ids:
         vertex = Vertex(node)

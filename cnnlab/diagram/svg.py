@@ -24,6 +24,9 @@ SKIP = "#2b8a3e"
 _HALO = {"stroke": "white", "stroke_width": 3, "paint_order": "stroke"}  # text stays legible over lines
 
 
+_OP_HEADINGS = {"add": "+ add", "cat": "concat", "mul": "× mul", "error": "forward() fails here"}
+
+
 def _tint(share: float) -> str:
     strength = min(max(share, 0.0), 1.0) ** 0.5  # square root: a layer with 1% of the largest still shows
     r, g, b = (round(255 + (c - 255) * strength) for c in HOT)
@@ -141,11 +144,7 @@ def render_svg(
                 f'height="{NODE_HEIGHT - 6:.1f}" rx="3" fill="none" stroke="#868e96" stroke-dasharray="2 2"/>'
                 for i in range(node.groups)
             )
-        heading = (
-            node.label
-            if node.kind not in ("add", "cat", "mul")
-            else {"add": "+ add", "cat": "concat", "mul": "× mul"}[node.kind]
-        )
+        heading = _OP_HEADINGS.get(node.kind, node.label)
         lines = [_text(x, y - 3, _fit(heading, w), 11)]
         numbers = _numbers(node) if node.is_layer else (fmt.shape(node.shape) if node.shape else "")
         if node.repeat > 1 and numbers:
