@@ -10,6 +10,7 @@ are identical is drawn as that first block and one box ×(n-1); the stage's box 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -75,7 +76,11 @@ class Box:
 
     @property
     def label(self) -> str:
-        text = f"{self.name} · {self.kind}"
+        return self.caption(self.name)
+
+    def caption(self, name: str) -> str:
+        """'layer3 · Sequential · 36 blocks', 'layer3.1 · Bottleneck ×35', under the given name."""
+        text = f"{name} · {self.kind}"
         if self.blocks > 1:
             text += f" · {self.blocks} blocks"
         return text + (f" ×{self.repeat}" if self.repeat > 1 else "")
@@ -244,9 +249,12 @@ def build_graph(trace: Trace, rows: dict[int, object]) -> tuple[list[Node], list
 
 
 def _short_config(module) -> str:
-    """The module's own settings as torch prints them, cut to what fits on a node."""
-    text = module.extra_repr()
-    return text if len(text) <= 40 else text[:39] + "…"
+    """The module's own settings as torch prints them, shortened: '3, 8, k=5, s=1' (a refused net has no
+    summary to take the course's wording from)."""
+    text = re.sub(r"\((\d+), \1\)", r"\1", module.extra_repr())  # (5, 5) -> 5
+    for long, short in (("kernel_size=", "k="), ("stride=", "s="), ("padding=", "p="), ("in_features=", "")):
+        text = text.replace(long, short)
+    return text.replace(", out_features=", " → ")
 
 
 def _unique(name: str, taken: set[str]) -> str:

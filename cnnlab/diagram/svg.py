@@ -66,6 +66,9 @@ def render_svg(
     depth_below: dict[int, int] = {}  # levels of boxes inside each box, to nest the rectangles
     for box in reversed(boxes):  # children come after their parents
         depth_below[box.id] = 1 + max((depth_below[c] for c in box.children), default=0)
+    level = {}  # how many boxes hold each box
+    for box in boxes:  # parents come before their children
+        level[box.id] = 0 if box.parent is None else level[box.parent] + 1
     members: dict[int, list[int]] = {box.id: list(box.nodes) for box in boxes}
     for box in reversed(boxes):
         if box.parent is not None:
@@ -75,8 +78,8 @@ def render_svg(
     dx, dy = MARGIN + BOX_PAD * nesting, HEADER + BOX_PAD * nesting + 6
     centres = {n: (x + dx, y + dy) for n, (x, y) in placement.centres.items()}
     widths = {node.id: placement.widths.get(node.id, NODE_WIDTH) for node in nodes}
-    message_lines = _wrap(message, 120) if message else []
-    width = placement.width + 2 * dx
+    width = max(placement.width + 2 * dx, 520.0)  # room for a refusal's sentence
+    message_lines = _wrap(message, int((width - 2 * MARGIN) / 6.6)) if message else []
     height = placement.height + dy + MARGIN + BOX_PAD * 2 + 16 * len(message_lines) + 30
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
@@ -96,14 +99,19 @@ def render_svg(
         right = max(x + widths[n] / 2 for n, (x, _) in zip(members[box.id], inside)) + pad
         top = min(y for _, y in inside) - NODE_HEIGHT / 2 - pad
         bottom = max(y for _, y in inside) + NODE_HEIGHT / 2 + pad
+        # a box and the first box inside it share their top line: their labels go to opposite ends
+        parent = boxes[box.parent].name + "." if box.parent is not None else ""
+        caption = box.caption(box.name[len(parent) :] if parent and box.name.startswith(parent) else box.name)
+        if level[box.id] % 2:
+            label = _text(right - 6, top + 3, caption, 9, "end", fill="#495057", **_HALO)
+        else:
+            label = _text(left + 6, top + 3, caption, 9, "start", fill="#495057", **_HALO)
         stroke = f' stroke="{CHANGED}" stroke-width="3"' if box.changed else ' stroke="#adb5bd"'
         fill = "#f1f3f5" if box.repeat > 1 else "none"
         parts.append(
             f'<g class="box" data-name="{escape(box.name)}" data-repeat="{box.repeat}" data-blocks="{box.blocks}">'
             f'<rect x="{left:.1f}" y="{top:.1f}" width="{right - left:.1f}" height="{bottom - top:.1f}" rx="6" '
-            f'fill="{fill}"{stroke}/>'
-            + _text(left + 6, top + 3, box.label, 9, "start", fill="#495057", **_HALO)
-            + "</g>"
+            f'fill="{fill}"{stroke}/><title>{escape(box.label)}</title>' + label + "</g>"
         )
     labelled: set[tuple[int, str]] = set()
     for edge in edges:
