@@ -180,7 +180,10 @@ def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str, summary: 
             summary = summarize(model, shape)
         except ConfigError as refusal:  # the diagram still shows the net up to the layer that fails
             message = str(refusal)
-    trace = trace_forward(model, shape)
+    known_shapes: dict[str, list] = {}
+    for row in summary.rows if summary is not None else ():
+        known_shapes.setdefault(row.name, []).append(row.output_shape)
+    trace = trace_forward(model, shape, known_shapes)
     rows = _rows_by_node(trace, summary)
     nodes, edges, boxes = build_graph(trace, rows)
     if trace.failed is not None:

@@ -15,7 +15,7 @@ from grandalf.graphs import Graph, Vertex
 from grandalf.layouts import SugiyamaLayout
 from grandalf.routing import EdgeViewer, route_with_lines
 
-__all__ = ["Placement", "place"]
+__all__ = ["Placement", "forget_placements", "place"]
 
 NODE_WIDTH = 190.0
 NODE_HEIGHT = 40.0
@@ -50,6 +50,11 @@ def place(
     """
     key = (tuple(node_ids), tuple(edges), tuple(sorted((widths or {}).items())))
     return _place(key)
+
+
+def forget_placements() -> None:
+    """Empties the memory of laid-out graphs, so that the next ``place`` lays out anew (to time a first drawing)."""
+    _place.cache_clear()
 
 
 @lru_cache(maxsize=32)

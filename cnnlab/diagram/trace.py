@@ -87,9 +87,13 @@ class Trace:
 class _Tracer(TorchFunctionMode):
     """Records producers of tensors; runs inside the model's forward only through the hooks it installs."""
 
-    def __init__(self, model: nn.Module):
+    def __init__(self, model: nn.Module, known_shapes: dict[str, list[tuple[int, ...]]] | None = None):
         super().__init__()
         self.model = model
+        # {layer name: output shape of each call}, from the summary: a conv's or linear's output is taken from
+        # there instead of computed again by its meta kernel (a Python function, most of a ResNet's trace)
+        self.known_shapes = {name: list(reversed(shapes)) for name, shapes in (known_shapes or {}).items()}
+        self._answer: tuple[type, tuple[int, ...]] | None = None
         self.names = {module: name for name, module in model.named_modules()}
         self.leaves = {id(m) for m in self.names if not m._modules}
         self.nodes: list[OpCall] = []
@@ -137,6 +141,10 @@ class _Tracer(TorchFunctionMode):
         tensors = _tensors(args)
         if id(module) in self.leaves:
             self._open_leaf.append((module, tensors))
+            shapes = self.known_shapes.get(self.names[module] or type(module).__name__)
+            known = shapes.pop() if shapes else None
+            op = _ONE_OP_LAYERS.get(type(module))
+            self._answer = (op, known) if op is not None and known is not None and tensors else None
             return
         parent = self._open_blocks[-1] if self._open_blocks else None
         call = BlockCall(
@@ -189,7 +197,11 @@ class _Tracer(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         shortcut = _SHAPE_ONLY.get(func)
-        if shortcut is not None and _meta_args(args):
+        answer = self._answer
+        if answer is not None and func is answer[0] and _meta_args(args):
+            self._answer = None  # the layer's one op: its output shape is the summary's
+            output = torch.empty((args[0].shape[0], *answer[1]), dtype=args[0].dtype, device="meta")
+        elif shortcut is not None and _meta_args(args):
             output = shortcut(*args, **kwargs)  # the same shape, without the meta decomposition
         else:
             output = func(*args, **kwargs)
@@ -256,6 +268,11 @@ _SHAPE_ONLY = {
 }
 
 
+# Layers whose forward is one op on their input, that op, and nothing else of note: nn.Conv2d (after a pad for
+# padding modes other than zeros, which runs as usual) and nn.Linear.
+_ONE_OP_LAYERS = {nn.Conv2d: torch.conv2d, nn.Linear: F.linear}
+
+
 def _meta_args(args) -> bool:
     return len(args) >= 1 and isinstance(args[0], torch.Tensor) and args[0].is_meta
 
@@ -306,9 +323,16 @@ def _meta_weights(model: nn.Module):
             store[name] = tensor
 
 
-def trace_forward(model: nn.Module, input_shape: tuple[int, ...]) -> Trace:
-    """The graph of one forward pass of a batch of one ``input_shape`` image, on the meta device."""
-    tracer = _Tracer(model)
+def trace_forward(
+    model: nn.Module,
+    input_shape: tuple[int, ...],
+    known_shapes: dict[str, list[tuple[int, ...]]] | None = None,
+) -> Trace:
+    """The graph of one forward pass of a batch of one ``input_shape`` image, on the meta device.
+
+    ``known_shapes``: {layer name: its output shape at each call}, from the model's summary at this input.
+    """
+    tracer = _Tracer(model, known_shapes)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.empty((1, *input_shape), dtype=dtype, device="meta")
     tracer.add_input(x)
