@@ -434,3 +434,30 @@ def test_an_explorer_can_pass_the_summary_it_has_and_a_one_layer_model_draws():
         ("Conv2d", 8 * 6 * 6 * 27),
         ("output", None),
     ]
+
+
+class Tap(nn.Module):
+    """Three identical blocks in a row; the model also takes the middle of the last one (through a hook)."""
+
+    def __init__(self):
+        super().__init__()
+        block = lambda: nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 1))  # noqa: E731
+        self.blocks = nn.Sequential(block(), block(), block())
+        self.taps: list[torch.Tensor] = []
+        self.blocks[2][1].register_forward_hook(lambda module, args, output: self.taps.append(output))
+
+    def forward(self, x):
+        self.taps.clear()
+        out = self.blocks(x)
+        return torch.cat([out, self.taps[0]], 1)
+
+
+def test_a_block_whose_insides_are_used_elsewhere_is_not_collapsed_into_a_run():
+    diagram = draw(Tap(), (8, 6, 6))
+    assert [(b.name, b.repeat) for b in diagram.boxes] == [("blocks", 1), ("blocks.0", 2), ("blocks.2", 1)]
+    cat = next(n for n in diagram.nodes if n.kind == "cat")
+    assert [n.name for n in diagram.inputs_of(cat)] == ["blocks.2.2", "blocks.2.1"]
+    plain = draw(
+        nn.Sequential(*(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for _ in range(3))), (8, 6, 6)
+    )
+    assert [(b.name, b.repeat) for b in plain.boxes] == [("0", 3)]  # all three identical: one box ×3

@@ -144,6 +144,8 @@ def _collapse(trace: Trace) -> tuple[dict[int, int], set[int], dict[int, int]]:
                 if not follows(previous, current, inside):
                     break
                 j += 1
+            while j - i > 1 and not _self_contained(trace, trace.blocks[children[j - 1]], consumers):
+                j -= 1  # the run's last block must hand on its output alone: its insides are not drawn
             if j - i > 1:
                 repeat[first.index] = j - i
                 for k in range(i + 1, j):
@@ -156,6 +158,14 @@ def _collapse(trace: Trace) -> tuple[dict[int, int], set[int], dict[int, int]]:
         if call.index not in hidden_blocks:
             runs(call.children)
     return repeat, hidden_blocks, alias
+
+
+def _self_contained(trace: Trace, call: BlockCall, consumers: dict[int, set[int]]) -> bool:
+    """Nothing outside ``call`` takes any of its nodes but its one output."""
+    inside = set(_descendant_nodes(trace, call.index))
+    return len(call.outputs) == 1 and all(
+        consumers.get(n, set()) <= inside for n in inside if n != call.outputs[0]
+    )
 
 
 def _hide(trace: Trace, block: int, hidden: set[int]) -> None:
