@@ -165,6 +165,7 @@ class _Tracer(TorchFunctionMode):
             return
         if id(module) in self.leaves:
             _, tensors = self._open_leaf.pop()
+            self._answer = None  # unused if the layer never called its op: no later call may take it
             first = _first_tensor(output)
             index = self._add_node(
                 type(module).__name__,
