@@ -5,7 +5,7 @@
 Modules, one job each: ``arithmetic`` (conv arithmetic), ``summary`` (per-layer tables),
 ``data`` (the course dataset, CIFAR-10 reader), ``train`` (``fit``), ``checks`` (test-cell
 assertions), ``widgets`` (``explore``), ``notebook`` (the set-up cell), ``init`` (``he_init``), ``filters``
-(first-layer filters as a picture).
+(first-layer filters as a picture), ``diagram`` (``draw``: the net as a picture of its layers and blocks).
 It holds no answer to a graded exercise: students receive it.
 """
 
@@ -24,6 +24,7 @@ _LAZY = {
     "setup_notebook": "cnnlab.notebook",
     "he_init": "cnnlab.init",
     "show_filters": "cnnlab.filters",
+    "draw": "cnnlab.diagram",
 }
 _SUBMODULES = {
     "arithmetic",
@@ -38,6 +39,7 @@ _SUBMODULES = {
     "errors",
     "init",
     "filters",
+    "diagram",
 }
 
 __all__ = sorted([*_LAZY, *_SUBMODULES])

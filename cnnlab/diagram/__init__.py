@@ -1,0 +1,258 @@
+"""A diagram of any ``nn.Module``: its layers in boxes by block, shapes on the edges, numbers on the nodes.
+
+    from cnnlab import draw
+    draw(resnet152(), (3, 224, 224))            # shows as SVG in Jupyter; saved with the notebook
+    draw(model, (3, 32, 32), colour="params")   # colour by share of parameters ("macs", "params", "memory")
+    draw(summarize(model, (3, 32, 32)))         # from a summary: its layers as a chain, boxed by block
+
+Modules, one job each: ``trace`` (which layer feeds which, from a forward pass on the meta device), ``graph``
+(nodes, edges, boxes, runs of identical blocks collapsed to ×N), ``layout`` (grandalf's layered layout),
+``svg`` (the picture). Numbers come from ``summarize``, so they are the summary's.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import torch
+from torch import nn
+
+from .. import fmt
+from ..errors import ConfigError
+from ..summary import Summary, parse_input_shape, summarize
+from .graph import Box, Edge, Node, build_graph, trace_from_rows
+from .layout import place
+from .svg import render_svg
+from .trace import trace_forward
+
+__all__ = ["COLOURS", "Box", "Diagram", "Edge", "Node", "draw"]
+
+COLOURS = ("macs", "params", "memory")
+
+
+@dataclass
+class Diagram:
+    """What ``draw`` returns: the graph as data (for tests and explorers) that shows itself as SVG in Jupyter."""
+
+    model_name: str
+    input_shape: tuple[int, ...]
+    nodes: list[Node]
+    edges: list[Edge]
+    boxes: list[Box]
+    colour: str
+    summary: Summary | None  # None when the net was refused
+    message: str | None = None  # the refusal, as summarize gives it
+    totals: dict[str, int] = field(default_factory=dict)
+
+    # --- the graph ---------------------------------------------------------------------------------
+    def node(self, name: str) -> Node:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node named {name!r}; nodes: {', '.join(n.name for n in self.nodes[:12])}, ...")
+
+    def box(self, name: str) -> Box:
+        for box in self.boxes:
+            if box.name == name:
+                return box
+        raise KeyError(f"no box named {name!r}; boxes: {', '.join(b.name for b in self.boxes[:12])}, ...")
+
+    def inputs_of(self, node: Node) -> list[Node]:
+        return [self.nodes[e.source] for e in self.edges if e.target == node.id]
+
+    def nodes_in(self, box: Box) -> list[Node]:
+        """Every node inside ``box``, its inner boxes' included."""
+        inside, stack = [], [box.id]
+        while stack:
+            current = self.boxes[stack.pop()]
+            inside += [self.nodes[n] for n in current.nodes]
+            stack += current.children
+        return inside
+
+    @property
+    def failed(self) -> Node | None:
+        """The layer that refused its input, or None."""
+        return next((n for n in self.nodes if n.failed), None)
+
+    def share(self, node: Node) -> float:
+        """The node's share of the net's total of the chosen measure, counting every block it stands for."""
+        value = _measure(node, self.colour)
+        total = self.totals.get(self.colour, 0)
+        return value * node.repeat / total if value and total else 0.0
+
+    # --- the picture -------------------------------------------------------------------------------
+    @cached_property
+    def svg(self) -> str:
+        placement = place([n.id for n in self.nodes], [(e.source, e.target) for e in self.edges])
+        raw = {n.id: self.share(n) for n in self.nodes}
+        largest = max(raw.values(), default=0.0) or 1.0
+        shares = {n: s / largest for n, s in raw.items()}
+        what = {"macs": "MACs", "params": "parameters", "memory": "activation memory"}[self.colour]
+        if self.summary is not None:
+            subtitle = (
+                f"{self.summary.total_params:,} params · {fmt.count(self.summary.total_macs)} MACs · "
+                f"{fmt.num_bytes(self.summary.activation_bytes)} of activations · colour: share of {what}"
+            )
+        else:
+            subtitle = "refused: drawn up to the layer that fails"
+        title = f"{self.model_name} on {fmt.shape(self.input_shape)}"
+        return render_svg(
+            title, subtitle, self.nodes, self.edges, self.boxes, placement, shares, self.message
+        )
+
+    def _repr_svg_(self) -> str:
+        return self.svg
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"image/svg+xml": self.svg, "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        collapsed = sum(1 for b in self.boxes if b.repeat > 1)
+        state = f", refused at {self.failed.name!r}" if self.failed else ""
+        return (
+            f"<Diagram of {self.model_name}: {len(self.nodes)} nodes, {len(self.boxes)} boxes "
+            f"({collapsed} collapsed ×N){state}>"
+        )
+
+    def save(self, path) -> None:
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(self.svg)
+
+
+def _measure(node: Node, colour: str) -> int:
+    value = {"macs": node.macs, "params": node.params, "memory": node.memory}[colour]
+    return value or 0
+
+
+def draw(
+    model_or_summary,
+    input_shape=None,
+    *,
+    colour: str = "macs",
+    baseline: Diagram | None = None,
+    summary: Summary | None = None,
+) -> Diagram:
+    """The diagram of a model (an ``nn.Module``, or a builder such as ``resnet50`` called on the meta device),
+    or of a ``Summary``.
+
+    ``input_shape`` is (C, H, W) of one image, (3, 32, 32) by default as for ``summarize``. ``colour`` picks
+    the measure whose share tints each node: "macs", "params" or "memory" (activation memory). With ``baseline``
+    (an earlier diagram), the nodes and boxes that differ from it are marked. A net that cannot run is drawn up
+    to the layer that fails, marked with summarize's message. ``summary``: the model's summary at this
+    ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone.
+    """
+    if colour not in COLOURS:
+        raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {colour!r}")
+    if isinstance(model_or_summary, Summary):
+        diagram = _from_summary(model_or_summary, colour)
+    else:
+        model = _as_model(model_or_summary)
+        shape = parse_input_shape((3, 32, 32) if input_shape is None else input_shape)
+        diagram = _from_model(model, shape, colour, summary)
+    if baseline is not None:
+        _mark_changes(diagram, baseline)
+    return diagram
+
+
+def _as_model(candidate) -> nn.Module:
+    if isinstance(candidate, nn.Module):
+        return candidate
+    if callable(candidate) and (inspect.isclass(candidate) or inspect.isfunction(candidate)):
+        with torch.device("meta"):  # a builder: its weights are never allocated
+            built = candidate()
+        if isinstance(built, nn.Module):
+            return built
+    raise ConfigError(
+        f"draw() needs a torch nn.Module, a function that builds one, or a summary; got {type(candidate).__name__}"
+    )
+
+
+def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None) -> Diagram:
+    message = None
+    if summary is not None and tuple(summary.input_shape) != shape:
+        raise ConfigError(
+            f"the summary given is of a {fmt.shape(summary.input_shape)} input, not {fmt.shape(shape)}"
+        )
+    if summary is None:
+        try:
+            summary = summarize(model, shape)
+        except ConfigError as refusal:  # the diagram still shows the net up to the layer that fails
+            message = str(refusal)
+    known_shapes: dict[str, list] = {}
+    for row in summary.rows if summary is not None else ():
+        known_shapes.setdefault(row.name, []).append(row.output_shape)
+    trace = trace_forward(model, shape, known_shapes)
+    rows = _rows_by_node(trace, summary)
+    nodes, edges, boxes = build_graph(trace, rows)
+    if trace.failed is not None:
+        failed = next(n for n in nodes if n.shape is None)
+        failed.failed = message or f"{type(trace.error).__name__}: {trace.error}"
+        message = failed.failed
+    elif message is not None:
+        raise ConfigError(message)  # summarize refused what ran here: its sentence is the answer
+    totals = _totals(summary, nodes)
+    return Diagram(type(model).__name__, shape, nodes, edges, boxes, colour, summary, message, totals)
+
+
+def _rows_by_node(trace, summary: Summary | None) -> dict[int, object]:
+    """{trace node: the summary row of the same call}: the k-th call of a layer is that layer's k-th row."""
+    if summary is None:
+        return {}
+    queues: dict[str, list] = {}
+    for row in reversed(summary.rows):
+        queues.setdefault(row.name, []).append(row)
+    matched = {}
+    for op in trace.nodes:
+        if op.leaf_call is not None and queues.get(op.name):
+            matched[op.index] = queues[op.name].pop()
+    return matched
+
+
+def _totals(summary: Summary | None, nodes: list[Node]) -> dict[str, int]:
+    if summary is not None:
+        return {
+            "macs": summary.total_macs,
+            "params": summary.total_params,
+            "memory": summary.activation_bytes,
+        }
+    return {c: sum(_measure(n, c) * n.repeat for n in nodes) for c in COLOURS}
+
+
+def _from_summary(summary: Summary, colour: str) -> Diagram:
+    rows = [r for r in summary.rows if not r.name.startswith("(")]  # "(functional ops)": not a layer
+    trace = trace_from_rows(rows, summary.input_shape, summary.output_shape)
+    numbers = {op.index: rows[op.leaf_call] for op in trace.nodes if op.leaf_call is not None}
+    nodes, edges, boxes = build_graph(trace, numbers)
+    return Diagram(
+        summary.model_name,
+        summary.input_shape,
+        nodes,
+        edges,
+        boxes,
+        colour,
+        summary,
+        None,
+        _totals(summary, nodes),
+    )
+
+
+def _mark_changes(diagram: Diagram, baseline: Diagram) -> None:
+    """Marks what differs from ``baseline``: a node new or with other settings, shape or numbers; a box whose ×N
+    or number of blocks changed."""
+    before = {n.name: n for n in baseline.nodes}
+    for node in diagram.nodes:
+        old = before.get(node.name)
+        node.changed = old is None or (old.kind, old.config, old.shape, old.params, old.macs, old.repeat) != (
+            node.kind,
+            node.config,
+            node.shape,
+            node.params,
+            node.macs,
+            node.repeat,
+        )
+    boxes_before = {b.name: b for b in baseline.boxes}
+    for box in diagram.boxes:
+        old = boxes_before.get(box.name)
+        box.changed = old is None or (old.repeat, old.blocks, old.kind) != (box.repeat, box.blocks, box.kind)
