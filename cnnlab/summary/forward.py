@@ -55,14 +55,18 @@ def summarize(
     if not isinstance(batch_size, int) or batch_size < 1:
         raise ConfigError(f"batch_size should be a positive int; got {batch_size!r}")
 
-    params = list({id(p): p for p in model.parameters()}.values())  # a shared parameter counts once
     counter = MacCounter()
     recorder = LayerRecorder(model, shape, counter, blocks if blocks is not None else BlockMemory())
-    training_flags = {m: m.training for m in model.modules()}
+    modules = (
+        recorder.names
+    )  # every module once, in model.modules()'s order: walked once, not for each question
+    # model.parameters(), a shared parameter once
+    params = list({id(p): p for m in modules for p in m._parameters.values() if p is not None}.values())
+    training_flags = {m: m.training for m in modules}
     model.eval()  # batch statistics of one image are undefined; dropout is identity in eval
     try:
         with recorder, counter, torch.no_grad():
-            output = _forward_on_meta(model, (batch_size, *shape), params)
+            output = _forward_on_meta(model, (batch_size, *shape), params, modules)
     except ConfigError:
         raise
     except Exception as error:  # the student's model broke: say where, in a sentence
@@ -96,11 +100,12 @@ def summarize(
     )
 
 
-def _forward_on_meta(model: nn.Module, batch_shape: tuple[int, ...], params: list[torch.Tensor]):
+def _forward_on_meta(model: nn.Module, batch_shape: tuple[int, ...], params: list[torch.Tensor], modules):
     """The forward pass with meta copies of the weights, so the model itself is never touched."""
     dtype = next((p.dtype for p in params if p.is_floating_point()), torch.float32)
     x = torch.empty(batch_shape, dtype=dtype, device="meta")
-    if all(p.is_meta for p in params) and all(b.is_meta for b in model.buffers()):
+    buffers = (b for m in modules for b in m._buffers.values() if b is not None)
+    if all(p.is_meta for p in params) and all(b.is_meta for b in buffers):
         return model(x)
     with _meta_weights(model):
         return model(x)
@@ -178,7 +183,7 @@ class LayerRecorder(ForwardTrace):
                 kind=type(module).__name__,
                 config=describe_config(module),
                 output_shape=tuple(first.shape[1:]) if first is not None else (),
-                params=sum(p.numel() for p in module.parameters()) if first_call else 0,
+                params=sum(p.numel() for p in _own_parameters(module)) if first_call else 0,
                 macs=(self.counter.flops - flops_before) // 2,
                 activation_bytes=own_bytes,
             )
@@ -194,3 +199,8 @@ class LayerRecorder(ForwardTrace):
             if p is not None
         }
         return sum(p.numel() for p in params if id(p) not in counted)
+
+
+def _own_parameters(leaf: nn.Module) -> list[torch.Tensor]:
+    """``leaf.parameters()`` of a module without children, read from its own store: each tensor once."""
+    return list({id(p): p for p in leaf._parameters.values() if p is not None}.values())

@@ -166,10 +166,12 @@ class ForwardTrace:
     """
 
     def __init__(self, model: nn.Module, input_shape: Sequence[int]):
-        self.names: dict[nn.Module, str] = {}
+        self.names: dict[nn.Module, str] = {}  # every module of the model, each once, by its first name
+        self.modules_by_name: dict[str, nn.Module] = {}
         self.leaves: list[nn.Module] = []
         for name, module in model.named_modules():
             self.names[module] = name
+            self.modules_by_name[name] = module
             if all(child is None for child in module._modules.values()):
                 self.leaves.append(module)
         self.model = model

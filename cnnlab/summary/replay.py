@@ -80,12 +80,18 @@ class BlockReplay:
 
     def _replaying(self, block: nn.Module, signature: int, forward):
         recorder = self.recorder
+        leaves: list[frozenset[int]] = []  # the block's leaves, found on its first call
+
+        def leaf_ids() -> frozenset[int]:
+            if not leaves:
+                leaves.append(_leaf_ids(block))
+            return leaves[0]
 
         def run(*args, **kwargs):
             x = args[0] if len(args) == 1 and not kwargs else None
             if not isinstance(x, torch.Tensor) or not x.is_meta:
                 return forward(*args, **kwargs)
-            if any(id(module) in recorder.called for module in block.modules()):
+            if not recorder.called.isdisjoint(leaf_ids()):
                 return forward(*args, **kwargs)
             key = (signature, tuple(x.shape), x.dtype)
             record = self.memory.records.get(key)
@@ -127,12 +133,51 @@ class BlockReplay:
             for relative, r in record.rows
         )
         recorder.counter.flops += record.flops
-        modules = dict(block.named_modules())
+        modules = _modules_by_relative_name(block, prefix, recorder.modules_by_name, record)
         recorder.called.update(id(modules[relative]) for relative, _ in record.rows if relative in modules)
         if record.last_leaf in modules:
             recorder.last_finished = (modules[record.last_leaf], record.rows[-1][1].output_shape)
             recorder.last_map = record.last_map
         return torch.empty(record.output_shape, dtype=record.output_dtype, device="meta")
+
+
+def _leaf_ids(block: nn.Module) -> frozenset[int]:
+    """The ids of the leaf modules below ``block`` (as ``ForwardTrace`` counts leaves), each once.
+
+    A loop over ``_modules``, not ``block.modules()``: that generator nests one level per depth, and a summary
+    asks this of every block, stages and the blocks inside them alike.
+    """
+    found: set[int] = set()
+    seen: set[int] = set()
+    stack = [block]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        children = [child for child in module._modules.values() if child is not None]
+        if children:
+            stack.extend(children)
+        else:
+            found.add(id(module))
+    return frozenset(found)
+
+
+def _modules_by_relative_name(
+    block: nn.Module, prefix: str, modules_by_name: dict[str, nn.Module], record: _BlockRecord
+) -> dict[str, nn.Module]:
+    """{name relative to ``block``: module} for the modules a record names, looked up by their full names.
+
+    A module met earlier under another name (shared) has no full name here under this block: then the block's
+    own ``named_modules`` answers, as it always did.
+    """
+    wanted = [relative for relative, _ in record.rows]
+    if record.last_leaf is not None:
+        wanted.append(record.last_leaf)
+    found = {relative: modules_by_name.get(prefix + relative) for relative in wanted}
+    if None in found.values():
+        return dict(block.named_modules())
+    return found
 
 
 def _signature(
