@@ -21,12 +21,13 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from cnnlab import explore
+from cnnlab import explore, summarize
 from cnnlab.summary import BlockMemory
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -149,23 +150,30 @@ def time_real_forward(build, input_size: int, reps: int, in_channels: int = 3) -
     return times[1:]
 
 
-FIRST_VISIT_P95: dict[
-    str, float
-] = {}  # explorer name → p95 of updates that are each the first of their configuration
+@dataclass(frozen=True)
+class Timed:
+    """One explorer's latencies, in ms: updates (p50, p95), first visits (p95), and a real build and forward."""
+
+    p50: float
+    p95: float
+    first_p95: float
+    forward: float
 
 
 def measure(
     name: str, explorer, steps: list[dict], build, input_size: int, args, in_channels: int = 3
-) -> tuple[float, float, float]:
-    """Prints one explorer's update latency beside a real build and forward; returns (p50, p95, forward) ms."""
+) -> Timed:
+    """Prints one explorer's update latency beside a real build and forward, after checking its numbers."""
     updates = time_updates(explorer, steps, args.updates)
     p50, p95 = percentile(updates, 50), percentile(updates, 95)
     print(f"{name} explorer update (meta build + summarize + render), {len(updates)} updates: ", end="")
     print(f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, max {max(updates):.1f} ms")
     first = time_updates(explorer, steps, max(20, args.updates // 2), first_visits=True)
-    FIRST_VISIT_P95[name] = percentile(first, 95)
+    first_p95 = percentile(first, 95)
     print(f"{name} first visits (no block met before), {len(first)} updates: ", end="")
-    print(f"p50 {percentile(first, 50):.1f} ms, p95 {FIRST_VISIT_P95[name]:.1f} ms, max {max(first):.1f} ms")
+    print(f"p50 {percentile(first, 50):.1f} ms, p95 {first_p95:.1f} ms, max {max(first):.1f} ms")
+    check_against_fresh_summaries(explorer, steps)
+    print(f"{name}: every step's table is the same as a fresh summary's")
     forward = time_real_forward(build, input_size, args.forward_reps, in_channels)
     forward_ms = statistics.median(forward)
     print(
@@ -173,12 +181,32 @@ def measure(
         end="",
     )
     print(f"median {forward_ms:.0f} ms, min {min(forward):.0f} ms")
-    return p50, p95, forward_ms
+    return Timed(p50, p95, first_p95, forward_ms)
+
+
+def check_against_fresh_summaries(explorer, steps: list[dict]) -> None:
+    """Each step's table is the one a fresh summary gives: the model built anew on the meta device as torch builds
+    it (initialisers run), and summarised with no memory of blocks met before."""
+    setup = explorer._setup
+    for step in steps:
+        explorer.set(**step)
+        with torch.device("meta"):
+            model = setup.build(**setup.build_kwargs(explorer.config))
+        fresh = summarize(model, setup.input_shape_of(explorer.config))
+        assert explorer.summary == fresh, f"{step}: the explorer's table is not a fresh summary's"
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+class NotebookCells(dict):
+    """The names a notebook's solution cells define, and the explorer its own explore cell makes over them."""
+
+    def __init__(self, notebook: str, *cells: str):
+        super().__init__(solution_code(notebook, *cells))
+        self.explorer = eval(explorer_cell(notebook), dict(self))
 
 
 def main() -> None:
@@ -187,85 +215,72 @@ def main() -> None:
     parser.add_argument("--forward-reps", type=int, default=5)
     args = parser.parse_args()
 
+    timed: dict[str, Timed] = {}  # key prefix of the last line → the explorer's latencies
+
     vgg_explorer = explore(vgg, conv1_kernel=(1, 11, 2), width=[32, 64, 128])
     kernels = [dict(conv1_kernel=k) for k in (3, 5, 7)]
-    p50, p95, forward_ms = measure("VGG-16", vgg_explorer, kernels, lambda: vgg(conv1_kernel=5), 224, args)
+    timed[""] = measure("VGG-16", vgg_explorer, kernels, lambda: vgg(conv1_kernel=5), 224, args)
 
-    family = solution_code(ZFNET_NOTEBOOK, "family_class")
-    zfnet_explorer = eval(explorer_cell(ZFNET_NOTEBOOK), dict(family))
+    family = NotebookCells(ZFNET_NOTEBOOK, "family_class")
     zfnet = dict(ZFNET_STEPS[0], **ZFNET_STEPS[1], **ZFNET_STEPS[2])
-    zf_p50, zf_p95, zf_forward_ms = measure(
+    timed["zfnet_"] = measure(
         "ZFNet (notebook 03)",
-        zfnet_explorer,
+        family.explorer,
         ZFNET_STEPS,
         lambda: family["AlexNetFamily"](**zfnet),
         227,
         args,
     )
-    vgg_cells = solution_code(
+    vgg_cells = NotebookCells(
         VGG_NOTEBOOK, "vgg_configurations", "conv3x3_function", "vgg_stage_function", "vgg_class",
         "vgg_explorer_function",
     )  # fmt: skip
-    vgg04_explorer = eval(explorer_cell(VGG_NOTEBOOK), dict(vgg_cells))
-    vgg04_p50, vgg04_p95, vgg04_forward_ms = measure(
-        "VGG (notebook 04)", vgg04_explorer, VGG_STEPS, lambda: vgg_cells["VGG"](), 224, args
+    timed["vgg04_"] = measure(
+        "VGG (notebook 04)", vgg_cells.explorer, VGG_STEPS, lambda: vgg_cells["VGG"](), 224, args
     )
-    inception = solution_code(
+    inception = NotebookCells(
         GOOGLENET_NOTEBOOK, "naive_module", "conv_bn", "inception_module", "explorer_builder"
     )
-    inception_explorer = eval(explorer_cell(GOOGLENET_NOTEBOOK), dict(inception))
-    in_p50, in_p95, in_forward_ms = measure(
+    build_inception = lambda: inception["inception_module"](in_channels=832)  # noqa: E731
+    timed["inception_"] = measure(
         "Inception module (notebook 05)",
-        inception_explorer,
+        inception.explorer,
         INCEPTION_STEPS,
-        lambda: inception["inception_module"](in_channels=832),
+        build_inception,
         28,
         args,
         in_channels=1,
     )
-    resnet_cells = ("basic_block", "bottleneck_block", "resnet_builder", "explorer_build")
-    resnets = solution_code(RESNET_NOTEBOOK, *resnet_cells)
-    resnet_explorer = eval(explorer_cell(RESNET_NOTEBOOK), dict(resnets))
-    rn_p50, rn_p95, rn_forward_ms = measure(
-        "ResNet-50 (notebook 06)", resnet_explorer, RESNET_STEPS, lambda: resnets["resnet"](50), 224, args
+    resnets = NotebookCells(
+        RESNET_NOTEBOOK, "basic_block", "bottleneck_block", "resnet_builder", "explorer_build"
     )
-    dense = solution_code(
+    timed["resnet_"] = measure(
+        "ResNet-50 (notebook 06)", resnets.explorer, RESNET_STEPS, lambda: resnets["resnet"](50), 224, args
+    )
+    dense = NotebookCells(
         BEYOND_NOTEBOOK,
         "dense_layer_class",
         "dense_block_class",
         "transition_class",
         "dense_explorer_builder",
     )
-    dense_explorer = eval(explorer_cell(BEYOND_NOTEBOOK), dict(dense))
-    de_p50, de_p95, de_forward_ms = measure(
-        "Dense block (notebook 08)",
-        dense_explorer,
-        DENSE_STEPS,
-        lambda: dense["dense_block_and_transition"](num_layers=16),
-        56,
-        args,
-        in_channels=64,
+    build_dense = lambda: dense["dense_block_and_transition"](num_layers=16)  # noqa: E731
+    timed["dense_"] = measure(
+        "Dense block (notebook 08)", dense.explorer, DENSE_STEPS, build_dense, 56, args, in_channels=64
     )
-    worst = max(p95, zf_p95, vgg04_p95, in_p95, rn_p95, de_p95)
-    worst_first = max(FIRST_VISIT_P95.values())
+
+    worst = max(t.p95 for t in timed.values())
+    worst_first = max(t.first_p95 for t in timed.values())
     print(
         f"target p95 <= 30 ms: {'met' if worst <= 30 else 'MISSED'} (worst p95 {worst:.1f} ms); first visits "
         f"{'within' if worst_first <= 30 else 'over'} it (worst p95 {worst_first:.1f} ms)"
     )
-    print(
-        f"p50_ms={p50:.1f} p95_ms={p95:.1f} forward_ms={forward_ms:.1f} ratio={forward_ms / p95:.1f} "
-        f"zfnet_p50_ms={zf_p50:.1f} zfnet_p95_ms={zf_p95:.1f} zfnet_forward_ms={zf_forward_ms:.1f} "
-        f"zfnet_ratio={zf_forward_ms / zf_p95:.1f} "
-        f"vgg04_p50_ms={vgg04_p50:.1f} vgg04_p95_ms={vgg04_p95:.1f} vgg04_forward_ms={vgg04_forward_ms:.1f} "
-        f"vgg04_ratio={vgg04_forward_ms / vgg04_p95:.1f} "
-        f"inception_p50_ms={in_p50:.1f} inception_p95_ms={in_p95:.1f} inception_forward_ms={in_forward_ms:.1f} "
-        f"resnet_p50_ms={rn_p50:.1f} resnet_p95_ms={rn_p95:.1f} "
-        f"resnet_forward_ms={rn_forward_ms:.1f} resnet_ratio={rn_forward_ms / rn_p95:.1f} "
-        f"dense_p50_ms={de_p50:.1f} dense_p95_ms={de_p95:.1f} dense_forward_ms={de_forward_ms:.1f} "
-        f"resnet_first_p95_ms={FIRST_VISIT_P95['ResNet-50 (notebook 06)']:.1f} "
-        f"dense_first_p95_ms={FIRST_VISIT_P95['Dense block (notebook 08)']:.1f} "
-        f"worst_p95_ms={worst:.1f} worst_first_p95_ms={worst_first:.1f}"
-    )
+    pairs = [
+        f"{key}p50_ms={t.p50:.1f} {key}p95_ms={t.p95:.1f} {key}first_p95_ms={t.first_p95:.1f} "
+        f"{key}forward_ms={t.forward:.1f} {key}ratio={t.forward / t.p95:.1f}"
+        for key, t in timed.items()
+    ]
+    print(" ".join([*pairs, f"worst_p95_ms={worst:.1f} worst_first_p95_ms={worst_first:.1f}"]))
 
 
 if __name__ == "__main__":

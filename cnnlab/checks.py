@@ -18,7 +18,8 @@ from torch import nn
 
 from . import fmt
 from .errors import CheckFailed, ConfigError, CourseError
-from .summary import ForwardTrace, Summary, summarize
+from .summary import Summary, summarize
+from .summary.messages import ForwardTrace
 
 __all__ = [
     "check_equal",

@@ -41,3 +41,9 @@ class DataError(CourseError, OSError):
     """A dataset that is missing, damaged or in the wrong format."""
 
     title = "Data problem"
+
+
+def first_line(error: BaseException) -> str:
+    """``Type: message``, the message cut to its first line: how the course names an error in one line."""
+    text = str(error).strip()
+    return f"{type(error).__name__}: {text.splitlines()[0]}" if text else type(error).__name__

@@ -34,7 +34,7 @@ from .data.images import ImageData
 from .device import default_device, describe
 from .errors import ConfigError
 from .history import History
-from .summary import ForwardTrace
+from .summary.messages import ForwardTrace
 
 __all__ = ["BUDGETS", "Budget", "History", "cpu_threads", "evaluate", "fit", "seed_everything"]
 

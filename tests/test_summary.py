@@ -280,22 +280,33 @@ def test_the_table_says_how_memory_is_counted():
     assert tanh_rows and all(r.activation_bytes == 0 for r in tanh_rows)  # not in place, still not counted
 
 
-def test_meta_fast_path_for_batch_norm_and_relu_changes_nothing_it_reports():
+def test_meta_fast_path_for_batch_norm_and_relu_changes_nothing_it_reports(monkeypatch):
     # summarize skips the meta kernels of batch norm and ReLU (they only keep the shape): same rows as the real ops
-    from cnnlab import summary as summary_module
+    from cnnlab.summary.macs import MacCounter
 
     block = nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU(inplace=True),
         nn.Conv2d(8, 8, 3, stride=2, bias=False), nn.BatchNorm2d(8), nn.ReLU(),
     )  # fmt: skip
+    taken = []
+    shortcuts = {op: _noting(taken, op, shortcut) for op, shortcut in MacCounter.SHAPE_ONLY.items()}
+    monkeypatch.setattr(MacCounter, "SHAPE_ONLY", shortcuts)
     fast = summarize(block, (3, 17, 17))
-    original = summary_module._shape_only_norms_and_relus
-    summary_module._shape_only_norms_and_relus = contextlib.nullcontext
-    try:
-        slow = summarize(block, (3, 17, 17))
-    finally:
-        summary_module._shape_only_norms_and_relus = original
+    assert sorted(map(str, set(taken))) == sorted(map(str, MacCounter.SHAPE_ONLY))  # each shortcut was taken
+    monkeypatch.setattr(MacCounter, "SHAPE_ONLY", {})
+    slow = summarize(block, (3, 17, 17))
     assert fast == slow
+    assert not any(op.overloadpacket in MacCounter._FORMULAS for op in shortcuts)  # no op it skips holds MACs
+
+
+def _noting(taken: list, op, shortcut):
+    def noted(*args, **kwargs):
+        result = shortcut(*args, **kwargs)
+        if result is not None:
+            taken.append(op)
+        return result
+
+    return noted
 
 
 def test_a_batch_norm_of_the_wrong_size_is_still_refused():
@@ -339,9 +350,8 @@ def _reference_nets():
 @contextlib.contextmanager
 def _counting_replays():
     """Counts the blocks summarize replays; ``replays.off = True`` turns replaying off for the next summaries."""
-    from cnnlab import summary as summary_module
+    from cnnlab.summary.replay import BlockReplay as replay_class
 
-    replay_class = summary_module._BlockReplay
     install, replay = replay_class.install, replay_class._replay
     state = contextlib.ExitStack()
     state.replays, state.off = 0, False

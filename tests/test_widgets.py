@@ -539,3 +539,44 @@ def test_an_explorer_that_replays_remembered_blocks_shows_what_a_fresh_summary_s
             fresh = summarize(_staged(**explorer.config), (3, 32, 32))
         assert explorer.summary == fresh, move
     assert len(explorer._blocks.records) > 0  # it did remember blocks
+
+
+def test_the_meta_build_skips_initialising_meta_tensors_only():
+    """The explorer's build skips nn.init on meta tensors (they hold nothing); a tensor with data is initialised."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class InPlaceFills(TorchDispatchMode):
+        """The in-place fills that reach torch's kernels, with the device of the tensor each fills."""
+
+        def __init__(self):
+            super().__init__()
+            self.fills = []
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name in ("uniform_", "normal_", "fill_", "zero_"):
+                self.fills.append((name, args[0].device.type))
+            return func(*args, **(kwargs or {}))
+
+    seen = {}
+
+    def initialising(kernel=3):
+        model = nn.Sequential(nn.Conv2d(3, 4, kernel), nn.BatchNorm2d(4))
+        nn.init.kaiming_normal_(model[0].weight)
+        seen["default device"] = torch.get_default_device()
+        own = torch.empty(3, device="cpu")
+        nn.init.constant_(own, 2.5)
+        own[1:].fill_(1.5)
+        seen["own values"] = own.tolist()
+        return model
+
+    explorer = explore(initialising, input_shape=SHAPE, kernel=(1, 5))
+    with InPlaceFills() as kernels:
+        explorer.set(kernel=5)
+    assert kernels.fills == [("fill_", "cpu"), ("fill_", "cpu")]  # the builder's own tensor, nothing on meta
+    assert seen == {"default device": torch.device("meta"), "own values": [2.5, 1.5, 1.5]}
+    assert explorer.summary.total_params == 4 * 3 * 25 + 4 + 2 * 4
+    with InPlaceFills() as kernels, torch.device("meta"):
+        initialising()  # the same build outside the explorer initialises every tensor
+    assert ("uniform_", "meta") in kernels.fills and ("normal_", "meta") in kernels.fills
+    assert ("fill_", "meta") in kernels.fills and ("zero_", "meta") in kernels.fills

@@ -22,7 +22,12 @@ import ast
 import random
 from pathlib import Path
 
-RESTORED_MODULES = ("cnnlab.summary", "cnnlab.checks")  # in import order: checks imports summary
+# in import order: each module after those it imports (the summary package's modules, then the package, then checks)
+RESTORED_MODULES = (
+    *(f"cnnlab.summary.{name}" for name in ("tensors", "table", "macs", "messages", "replay", "forward")),
+    "cnnlab.summary",
+    "cnnlab.checks",
+)
 SHELL_METHODS = (
     "run_cell",
     "run_cell_async",

@@ -17,9 +17,10 @@ from typing import Any
 import ipywidgets as widgets
 import torch
 from torch import nn
+from torch.utils._device import DeviceContext
 
 from .. import fmt
-from ..errors import ConfigError
+from ..errors import ConfigError, first_line
 from ..summary import BlockMemory, Summary, summarize, summary_html
 from .compare import Diff, compare
 from .config import Choice, IntRange, Setup, resolve
@@ -138,7 +139,7 @@ class Explorer:
         """Build on the meta device (no weights allocated) and summarise, or raise ConfigError with a sentence."""
         kwargs = self._setup.build_kwargs(config)
         try:
-            with torch.device("meta"), _no_initialisation_on_meta():
+            with _MetaBuild():
                 model = self._setup.build(**kwargs)
         except ConfigError as error:
             where = _failing_line(error)
@@ -149,7 +150,7 @@ class Explorer:
             call = _call(self._setup.build, kwargs)
             where = _failing_line(error)
             at = f" at `{where}`" if where else ""
-            raise ConfigError(f"{call} raised {type(error).__name__}{at}: {_first_line(error)}") from error
+            raise ConfigError(f"{call} raised {type(error).__name__}{at}: {_message(error)}") from error
         if not isinstance(model, nn.Module):
             call = _call(self._setup.build, kwargs)
             raise ConfigError(f"{call} returned {type(model).__name__}, not an nn.Module")
@@ -158,7 +159,7 @@ class Explorer:
         except ConfigError:
             raise
         except Exception as error:  # summarize explains failures inside the forward; anything else lands here
-            raise ConfigError(f"summarizing {type(model).__name__} failed: {_first_line(error)}") from error
+            raise ConfigError(f"summarizing {type(model).__name__} failed: {_message(error)}") from error
 
     def _show(self, summary: Summary) -> None:
         diff = compare(self.baseline_summary, summary)
@@ -222,41 +223,36 @@ _INITIALISERS = (
 )  # fmt: skip
 
 
-@contextmanager
-def _no_initialisation_on_meta():
-    """``torch.nn.init``'s functions return a meta tensor untouched while the explorer builds.
+class _MetaBuild(DeviceContext):
+    """``torch.device("meta")`` as a context, in which initialising a meta tensor returns it untouched.
 
     A meta tensor holds no values, so initialising it changes nothing, yet the layers' ``reset_parameters`` call
-    these functions for every conv, linear and norm layer: about half of building ResNet-101 on the meta device.
-    A tensor with data (a builder may initialise one of its own) goes to the real function. Batch norm's running
-    statistics, zeroed and filled by ``reset_running_stats``, are skipped on the meta device in the same way.
-    """
-    originals = {name: getattr(nn.init, name) for name in _INITIALISERS if hasattr(nn.init, name)}
+    ``torch.nn.init`` for every conv and linear layer, and every norm layer fills its weights and running
+    statistics: about a third of building ResNet-101 on the meta device. A tensor with data (a builder may
+    initialise one of its own) is initialised as usual.
 
-    def skipping_meta(original):
-        def initialise(tensor, *args, **kwargs):
+    This is the function mode that ``torch.device("meta")`` itself enters (``DeviceContext``), with initialisers
+    answered on the way: a mode, seen by this thread's torch calls only, where no function of torch is replaced.
+    One mode rather than a second one beside ``torch.device``: every torch call of a build passes through each
+    Python mode, and a second one cost the ResNet explorer a fifth more time per update.
+    """
+
+    # every initialiser of torch.nn.init (those that hand themselves to modes arrive here; the others run,
+    # cheaply, down to the fills below), and the in-place fills that norm layers and nn.init use
+    SKIPPED = frozenset(
+        [getattr(nn.init, name) for name in _INITIALISERS if hasattr(nn.init, name)]
+        + [torch.Tensor.zero_, torch.Tensor.fill_, torch.Tensor.uniform_, torch.Tensor.normal_]
+    )
+
+    def __init__(self):
+        super().__init__("meta")
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func in self.SKIPPED:
+            tensor = args[0] if args else (kwargs or {}).get("tensor")
             if isinstance(tensor, torch.Tensor) and tensor.is_meta:
                 return tensor
-            return original(tensor, *args, **kwargs)
-
-        return initialise
-
-    norm = nn.modules.batchnorm._NormBase
-    reset_running_stats = norm.reset_running_stats
-
-    def reset_unless_meta(self):
-        if self.running_mean is None or not self.running_mean.is_meta:
-            reset_running_stats(self)
-
-    for name, original in originals.items():
-        setattr(nn.init, name, skipping_meta(original))
-    norm.reset_running_stats = reset_unless_meta
-    try:
-        yield
-    finally:
-        for name, original in originals.items():
-            setattr(nn.init, name, original)
-        norm.reset_running_stats = reset_running_stats
+        return super().__torch_function__(func, types, args, kwargs)
 
 
 def _make_control(control: IntRange | Choice, value) -> widgets.ValueWidget:
@@ -299,6 +295,6 @@ def _failing_line(error: Exception) -> str:
     return line if len(line) <= 120 else line[:117] + "..."
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else "(no message)"
+def _message(error: Exception) -> str:
+    """The first line of ``error``'s message, without its type (named apart, with the builder's line between)."""
+    return first_line(error).partition(": ")[2] or "(no message)"
