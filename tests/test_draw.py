@@ -362,6 +362,8 @@ def test_a_builder_that_is_still_a_stub_gives_one_sentence_that_names_the_stub(b
     assert diagram.message.startswith(sentence) and diagram.nodes == []
     # Jupyter shows the sentence alone: no picture, no traceback
     assert diagram._repr_mimebundle_() == {"text/plain": diagram.message}
+    # saved as a picture, it says so too
+    assert "not built" in diagram.svg and "is not written" in diagram.svg
 
 
 def test_a_forward_that_is_still_a_stub_is_marked_where_it_fails():

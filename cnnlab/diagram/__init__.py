@@ -97,6 +97,8 @@ class Diagram:
                 f"{self.summary.total_params:,} params · {fmt.count(self.summary.total_macs)} MACs · "
                 f"{fmt.num_bytes(self.summary.activation_bytes)} of activations · colour: share of {what}"
             )
+        elif not self.nodes:
+            subtitle = "not built: nothing to draw"
         else:
             subtitle = "refused: drawn up to the layer that fails"
         if self.training:
