@@ -282,6 +282,97 @@ def test_a_net_whose_own_forward_code_fails_is_marked_after_its_last_layer():
     assert "forward() fails here" in diagram.svg
 
 
+class WithAuxiliaryHead(nn.Module):
+    """GoogLeNet's pattern: a head on the middle of the net that runs only in training, with its own batch norm."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.aux = nn.Sequential(nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(32, 10))
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 10))
+
+    def forward(self, x):
+        x = self.stem(x)
+        if self.training:
+            return self.head(x), self.aux(x)
+        return self.head(x)
+
+
+def test_training_mode_draws_the_heads_that_run_only_in_training():
+    model = WithAuxiliaryHead()
+    weights = {name: t.detach().clone() for name, t in model.state_dict().items()}
+    evaluated, trained = draw(model, (3, 16, 16)), draw(model, (3, 16, 16), training=True)
+    assert not [n for n in evaluated.nodes if n.name.startswith("aux.")]  # the default traces eval mode
+    aux = [n for n in trained.nodes if n.name.startswith("aux.")]
+    assert [n.kind for n in aux] == ["AdaptiveAvgPool2d", "Flatten", "Linear"]
+    # fed by the stem, as the main head is
+    assert trained.inputs_of(trained.node("aux.0")) == [trained.node("stem.2")]
+    assert sorted(n.name for n in trained.inputs_of(trained.node("output"))) == ["aux.2", "head.2"]
+    # its own parameters; the summary (of eval mode) has no MACs for it
+    assert trained.node("aux.2").params == 32 * 10 + 10
+    assert trained.node("head.2").macs == evaluated.node("head.2").macs == 8 * 10
+    assert "training mode" in trained.svg
+    # its mode and its weights (batch norm's running statistics included) are as they were
+    assert model.training and all(m.training for m in model.modules())
+    assert all(torch.equal(t, weights[name]) for name, t in model.state_dict().items())
+    model.eval()
+    draw(model, (3, 16, 16), training=True)
+    assert not any(m.training for m in model.modules())
+
+
+class NotWrittenYet(nn.Module):
+    """A student's class as the notebook hands it out: its __init__ is a stub."""
+
+    def __init__(self, width=8):
+        super().__init__()
+        raise NotImplementedError()
+
+
+def stage_not_written(channels):
+    raise NotImplementedError()
+
+
+class BuiltFromAStub(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stage = stage_not_written(8)
+
+
+class ForwardNotWritten(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        raise NotImplementedError()
+
+
+@pytest.mark.parametrize(
+    "builder, stub",
+    [
+        (NotWrittenYet, "NotWrittenYet.__init__"),
+        (lambda: NotWrittenYet(width=4), "NotWrittenYet.__init__"),
+        (BuiltFromAStub, "stage_not_written()"),
+    ],
+    ids=["class", "lambda", "helper-function"],
+)
+def test_a_builder_that_is_still_a_stub_gives_one_sentence_that_names_the_stub(builder, stub):
+    diagram = draw(builder, (3, 32, 32))
+    sentence = f"Nothing to draw yet: {stub} is not written (it raises NotImplementedError)."
+    assert diagram.message.startswith(sentence) and diagram.nodes == []
+    # Jupyter shows the sentence alone: no picture, no traceback
+    assert diagram._repr_mimebundle_() == {"text/plain": diagram.message}
+    # saved as a picture, it says so too
+    assert "not built" in diagram.svg and "is not written" in diagram.svg
+
+
+def test_a_forward_that_is_still_a_stub_is_marked_where_it_fails():
+    diagram = draw(ForwardNotWritten(), (3, 32, 32))
+    assert diagram.failed is not None and diagram.failed.kind == "error"
+    assert diagram.message.startswith("Nothing to draw yet: ForwardNotWritten.forward is not written")
+    assert "image/svg+xml" in diagram._repr_mimebundle_()
+
+
 # --- output -----------------------------------------------------------------------------------------------
 def test_the_svg_is_well_formed_and_shows_in_jupyter(resnet50):
     _, diagram = resnet50

@@ -13,6 +13,7 @@ Modules, one job each: ``trace`` (which layer feeds which, from a forward pass o
 from __future__ import annotations
 
 import inspect
+import traceback
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -45,6 +46,7 @@ class Diagram:
     summary: Summary | None  # None when the net was refused
     message: str | None = None  # the refusal, as summarize gives it
     totals: dict[str, int] = field(default_factory=dict)
+    training: bool = False  # traced in training mode: the layers that run only then are drawn too
 
     # --- the graph ---------------------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -95,8 +97,12 @@ class Diagram:
                 f"{self.summary.total_params:,} params · {fmt.count(self.summary.total_macs)} MACs · "
                 f"{fmt.num_bytes(self.summary.activation_bytes)} of activations · colour: share of {what}"
             )
+        elif not self.nodes:
+            subtitle = "not built: nothing to draw"
         else:
             subtitle = "refused: drawn up to the layer that fails"
+        if self.training:
+            subtitle += " · training mode (MACs: the summary's, of eval mode)"
         title = f"{self.model_name} on {fmt.shape(self.input_shape)}"
         return render_svg(
             title, subtitle, self.nodes, self.edges, self.boxes, placement, shares, self.message
@@ -106,9 +112,13 @@ class Diagram:
         return self.svg
 
     def _repr_mimebundle_(self, include=None, exclude=None):
+        if not self.nodes:  # nothing could be built: the sentence that says why is the whole answer
+            return {"text/plain": self.message or repr(self)}
         return {"image/svg+xml": self.svg, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
+        if not self.nodes:
+            return f"<Diagram of {self.model_name}: not built: {self.message}>"
         collapsed = sum(1 for b in self.boxes if b.repeat > 1)
         state = f", refused at {self.failed.name!r}" if self.failed else ""
         return (
@@ -133,6 +143,7 @@ def draw(
     colour: str = "macs",
     baseline: Diagram | None = None,
     summary: Summary | None = None,
+    training: bool = False,
 ) -> Diagram:
     """The diagram of a model (an ``nn.Module``, or a builder such as ``resnet50`` called on the meta device),
     or of a ``Summary``.
@@ -142,15 +153,23 @@ def draw(
     (an earlier diagram), the nodes and boxes that differ from it are marked. A net that cannot run is drawn up
     to the layer that fails, marked with summarize's message. ``summary``: the model's summary at this
     ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone.
+    ``training=True`` traces the forward pass of training mode, so that layers that run only then (GoogLeNet's
+    auxiliary heads) are drawn; they show their parameters, and MACs only where the summary (of eval mode) has
+    them. A model or builder that still raises ``NotImplementedError`` (a stub not written yet) gives a
+    diagram that says so in one sentence, where it can: the model is drawn up to the stub.
     """
     if colour not in COLOURS:
         raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {colour!r}")
     if isinstance(model_or_summary, Summary):
         diagram = _from_summary(model_or_summary, colour)
     else:
-        model = _as_model(model_or_summary)
         shape = parse_input_shape((3, 32, 32) if input_shape is None else input_shape)
-        diagram = _from_model(model, shape, colour, summary)
+        try:
+            model = _as_model(model_or_summary)
+        except NotImplementedError as stub:
+            name = getattr(model_or_summary, "__name__", type(model_or_summary).__name__)
+            return Diagram(name, shape, [], [], [], colour, None, _not_written(stub), training=training)
+        diagram = _from_model(model, shape, colour, summary, training)
     if baseline is not None:
         _mark_changes(diagram, baseline)
     return diagram
@@ -169,7 +188,23 @@ def _as_model(candidate) -> nn.Module:
     )
 
 
-def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None) -> Diagram:
+def _not_written(stub: NotImplementedError) -> str:
+    """The sentence for a stub: which function or method still raises NotImplementedError."""
+    frame = traceback.extract_tb(stub.__traceback__)[-1]
+    where = f"{frame.name}()"
+    for frame_object, _ in traceback.walk_tb(stub.__traceback__):
+        owner = frame_object.f_locals.get("self")
+        if frame_object.f_code.co_name == frame.name and isinstance(owner, nn.Module):
+            where = f"{type(owner).__name__}.{frame.name}"
+    return (
+        f"Nothing to draw yet: {where} is not written (it raises NotImplementedError). "
+        "Write it, run its cell, then run this cell again."
+    )
+
+
+def _from_model(
+    model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None, training: bool = False
+) -> Diagram:
     message = None
     if summary is not None and tuple(summary.input_shape) != shape:
         raise ConfigError(
@@ -183,17 +218,21 @@ def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str, summary: 
     known_shapes: dict[str, list] = {}
     for row in summary.rows if summary is not None else ():
         known_shapes.setdefault(row.name, []).append(row.output_shape)
-    trace = trace_forward(model, shape, known_shapes)
+    trace = trace_forward(model, shape, known_shapes, training=training)
     rows = _rows_by_node(trace, summary)
     nodes, edges, boxes = build_graph(trace, rows)
     if trace.failed is not None:
         failed = next(n for n in nodes if n.shape is None)
+        if isinstance(trace.error, NotImplementedError):
+            message = _not_written(trace.error)
         failed.failed = message or f"{type(trace.error).__name__}: {trace.error}"
         message = failed.failed
     elif message is not None:
         raise ConfigError(message)  # summarize refused what ran here: its sentence is the answer
     totals = _totals(summary, nodes)
-    return Diagram(type(model).__name__, shape, nodes, edges, boxes, colour, summary, message, totals)
+    return Diagram(
+        type(model).__name__, shape, nodes, edges, boxes, colour, summary, message, totals, training
+    )
 
 
 def _rows_by_node(trace, summary: Summary | None) -> dict[int, object]:

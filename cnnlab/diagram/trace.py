@@ -328,17 +328,22 @@ def trace_forward(
     model: nn.Module,
     input_shape: tuple[int, ...],
     known_shapes: dict[str, list[tuple[int, ...]]] | None = None,
+    *,
+    training: bool = False,
 ) -> Trace:
     """The graph of one forward pass of a batch of one ``input_shape`` image, on the meta device.
 
     ``known_shapes``: {layer name: its output shape at each call}, from the model's summary at this input.
+    ``training``: trace the forward of training mode (layers that run only in training are drawn), not eval's.
     """
     tracer = _Tracer(model, known_shapes)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.empty((1, *input_shape), dtype=dtype, device="meta")
     tracer.add_input(x)
-    training = {m: m.training for m in model.modules()}
-    model.eval()  # batch statistics of one image are undefined; dropout is the identity in eval
+    modes = {m: m.training for m in model.modules()}
+    # eval by default: batch statistics of one image are undefined, dropout is the identity. In training mode
+    # batch norm is answered by its shape alone, and its running statistics are the meta copies' (see below)
+    model.train(training)
     hooks = [
         nn.modules.module.register_module_forward_pre_hook(tracer.before),
         nn.modules.module.register_module_forward_hook(tracer.after),
@@ -352,7 +357,7 @@ def trace_forward(
     finally:
         for handle in hooks:
             handle.remove()
-        for module, flag in training.items():
+        for module, flag in modes.items():
             vars(module)["training"] = flag  # a plain attribute: put back without __setattr__
     outputs = _tensors(output)
     return Trace(

@@ -1,5 +1,6 @@
-"""Notebook 03 (ZFNet): what it says holds (the setting its text suggests fails where it says, and the prose's
-numbers are what the cells compute), and its checks against the usual mistakes (mistakes.toml beside this file)."""
+"""Notebook 03 (ZFNet): what it says holds (the setting its text suggests fails where it says, the prose's numbers
+are what the cells compute, its diagram marks what its text says), and its checks against the usual mistakes
+(mistakes.toml beside this file)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import nbformat
 import torch
 from course import SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
 
 
 def _markdown(notebook: str) -> str:
@@ -42,3 +44,23 @@ def test_zfnet_summary_states_the_slide_network_size_the_cells_compute():
         alexnet = family()
     ratio = sum(p.numel() for p in slide.parameters()) / sum(p.numel() for p in alexnet.parameters())
     assert round(ratio) == 6, ratio
+
+
+def test_the_diagram_of_zfnet_against_alexnet_outlines_the_layers_the_text_says():
+    notebook = "03_zfnet/zfnet.ipynb"
+    index, source = cell_calling(notebook, "draw")
+    assert index_of(notebook, "zfnet_check") < index < first_explorer(notebook)
+    text = text_before(notebook, index)
+    assert "POOL2 and NORM2 are not outlined" in text and "FC7 and FC8 are AlexNet's" in text
+    namespace = solution_code(notebook, "family_class", "zfnet_model")
+    diagram = run_cell(source, namespace)
+    changed = {
+        kind: [node.changed for node in diagram.nodes if node.kind == kind]
+        for kind in ("Conv2d", "MaxPool2d", "LocalResponseNorm", "Linear")
+    }
+    assert changed == {
+        "Conv2d": [True] * 5,  # CONV1 to CONV5
+        "MaxPool2d": [True, False, True],  # POOL1, POOL2, POOL3
+        "LocalResponseNorm": [True, False],  # NORM1, NORM2
+        "Linear": [True, False, False],  # FC6, FC7, FC8
+    }

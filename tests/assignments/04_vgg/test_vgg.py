@@ -15,9 +15,10 @@ import pytest
 import torch
 from course import SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
 from torch import nn
 
-from cnnlab import summarize
+from cnnlab import load_course_data, summarize
 
 NOTEBOOK = "04_vgg/vgg.ipynb"
 BUILD_CELLS = ("vgg_configurations", "conv3x3_function", "vgg_stage_function", "vgg_class")
@@ -205,3 +206,36 @@ def test_the_solution_prints_the_lectures_memory_and_what_it_estimates(checked_c
         assert "measured on" in printed
     else:  # the peak memory of a training step is an estimate here, and says so
         assert "ESTIMATE (no GPU here, nothing measured)" in printed and "measured on" not in printed
+
+
+# --- what the ungraded cells show ----------------------------------------------------------------------------------
+
+
+def test_the_diagram_of_vgg16_follows_its_checks_and_shows_its_five_stage_boxes(namespace):
+    index, source = cell_calling(NOTEBOOK, "draw")
+    assert index_of(NOTEBOOK, "vgg16_check") < index < first_explorer(NOTEBOOK)
+    assert "each stage's box says how many blocks it holds" in text_before(NOTEBOOK, index)
+    diagram = run_cell(source, dict(namespace))
+    features = diagram.box("features")
+    stages = [diagram.boxes[child] for child in features.children]
+    assert [stage.name for stage in stages] == [f"features.{s}" for s in range(5)]
+    assert tuple(stage.blocks for stage in stages) == namespace["VGG_CONVS_PER_STAGE"]["VGG-16"]
+    for stage in stages:  # 3×3 convolutions, then the pool that ends the stage
+        last = max(diagram.nodes_in(stage), key=lambda node: node.id)  # nodes are numbered in call order
+        assert last.kind == "MaxPool2d" and "3×3 /1 p1" in diagram.node(f"{stage.name}.0.0").config
+    # identical convolutions drawn once, ×N: the last two of stages 3 and 4, the three of stage 5
+    assert [box.repeat for box in diagram.boxes if box.repeat > 1] == [2, 2, 3]
+
+
+def test_the_feature_maps_follow_the_training_run_and_show_each_stage_of_the_mini(namespace):
+    index, source = cell_calling(NOTEBOOK, "show_feature_maps")
+    assert index_of(NOTEBOOK, "vgg_training_check") < index
+    names = dict(namespace)
+    run_cell(cell_calling(NOTEBOOK, "VGG_MINI = dict")[1], names)
+    torch.manual_seed(0)
+    vgg_mini = names["VGG"](**names["VGG_MINI"])
+    names.update(vgg_mini=vgg_mini, data=load_course_data())
+    figure = run_cell(source, names)
+    # the image, then each stage's maps before its pool: 32×32 down to 2×2, six channels each
+    assert figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (1 + 5, 1 + 6)
+    assert vgg_mini.training
