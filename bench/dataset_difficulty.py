@@ -1,6 +1,6 @@
 """Is the course dataset hard enough that architecture matters? Trains LeNet-5 and a small ResNet on it.
 
-Both are trained by ``cnnlab.train.fit`` with the same budget (by default "short", the one notebook
+Both are trained by ``cnnlab.train.fit`` with the same budget (by default "lenet", the one notebook
 01 gives LeNet-5: 12 epochs, SGD with Nesterov momentum, warm-up then cosine learning rate, batch 128,
 no augmentation). A small ResNet should beat LeNet-5 by 10 points or more, while LeNet-5 stays well
 above chance. The last line printed is key=value pairs, quoted in data/README.md:
@@ -82,7 +82,7 @@ class SmallResNet(nn.Module):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", default="short", help="a budget of cnnlab.budgets (default: short)")
+    parser.add_argument("--budget", default="lenet", help="a budget of cnnlab.budgets (default: lenet)")
     parser.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
     parser.add_argument("--blocks", type=int, default=1, help="basic blocks per ResNet stage (1: ResNet-8)")
     parser.add_argument("--seed", type=int, default=0)
