@@ -164,15 +164,15 @@ def test_the_graded_run_trains_the_alternative_exactly_as_the_solution(assignmen
 
 STOCHASTIC_DEPTH_BY_PYTHONS_RANDOM = """
 class StochasticDepth(nn.Module):
-    def __init__(self, residual, survival_prob):
+    def __init__(self, branch, survival_prob):
         super().__init__()
-        self.residual = residual
+        self.branch = branch
         self.survival_prob = survival_prob
 
     def forward(self, x):
         if not self.training:
-            return x + self.survival_prob * self.residual(x)
-        return x + self.residual(x) if random.random() < self.survival_prob else x
+            return x + self.survival_prob * self.branch(x)
+        return x + self.branch(x) if random.random() < self.survival_prob else x
 """
 
 
