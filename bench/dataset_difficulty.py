@@ -1,6 +1,6 @@
 """Is the course dataset hard enough that architecture matters? Trains LeNet-5 and a small ResNet on it.
 
-Both are trained by ``cnnlab.train.fit`` with the same budget (by default "short", the one notebook
+Both are trained by ``cnnlab.train.fit`` with the same budget (by default "lenet", the one notebook
 01 gives LeNet-5: 12 epochs, SGD with Nesterov momentum, warm-up then cosine learning rate, batch 128,
 no augmentation). A small ResNet should beat LeNet-5 by 10 points or more, while LeNet-5 stays well
 above chance. The last line printed is key=value pairs, quoted in data/README.md:
@@ -10,7 +10,9 @@ above chance. The last line printed is key=value pairs, quoted in data/README.md
 """
 
 import argparse
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -20,6 +22,10 @@ from cnnlab.budgets import resolve_budget
 from cnnlab.data import load_course_data
 from cnnlab.device import default_device, describe
 from cnnlab.train import fit, seed_everything
+
+# Notebook 06's ResNet classes, written once, in notebook 07's reference nets
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "solutions" / "07_complexity"))
+from reference_nets import BasicBlock, ResNet  # noqa: E402
 
 
 class LeNet5(nn.Module):
@@ -40,49 +46,18 @@ class LeNet5(nn.Module):
         return self.fc3(F.relu(self.fc2(x)))
 
 
-class BasicBlock(nn.Module):
-    """He et al. 2016: two 3×3 conv-BN layers plus the input (a 1×1 projection when the shape changes)."""
-
-    def __init__(self, c_in: int, c_out: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(c_out)
-        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(c_out)
-        self.shortcut = nn.Identity()
-        if stride != 1 or c_in != c_out:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        return F.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
-
-
-class SmallResNet(nn.Module):
-    """A CIFAR-style ResNet: a 3×3 stem, three stages of 16/32/64 channels, global average pool."""
-
-    def __init__(self, num_classes: int = 10, blocks_per_stage: int = 1, widths=(16, 32, 64)):
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()
-        )
-        layers, c_in = [], widths[0]
-        for stage, width in enumerate(widths):
-            for block in range(blocks_per_stage):
-                layers.append(BasicBlock(c_in, width, 2 if stage > 0 and block == 0 else 1))
-                c_in = width
-        self.stages = nn.Sequential(*layers)
-        self.head = nn.Linear(c_in, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.stages(self.stem(x)).mean(dim=(2, 3)))
+def small_resnet(blocks_per_stage: int = 1, num_classes: int = 10) -> nn.Module:
+    """A CIFAR-style ResNet from notebook 06's classes: a 3×3 stem at stride 1, three stages of 16/32/64 channels,
+    global average pool (1 block per stage: ResNet-8)."""
+    stages = (blocks_per_stage,) * 3
+    return ResNet(
+        BasicBlock, stages, width=16, num_classes=num_classes, stem_kernel=3, stem_stride=1, stem_pool=False
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--budget", default="short", help="a budget of cnnlab.budgets (default: short)")
+    parser.add_argument("--budget", default="lenet", help="a budget of cnnlab.budgets (default: lenet)")
     parser.add_argument("--epochs", type=int, default=None, help="override the budget's epochs")
     parser.add_argument("--blocks", type=int, default=1, help="basic blocks per ResNet stage (1: ResNet-8)")
     parser.add_argument("--seed", type=int, default=0)
@@ -95,7 +70,7 @@ def main() -> None:
         budget_name, budget = f"{budget_name}-{args.epochs}-epochs", replace(budget, epochs=args.epochs)
     print(f"{data!r} on {describe(device)}, budget {budget_name}: {budget}")
     accuracy, seconds = {}, {}
-    models = {"lenet": LeNet5, "resnet": lambda: SmallResNet(blocks_per_stage=args.blocks)}
+    models = {"lenet": LeNet5, "resnet": lambda: small_resnet(blocks_per_stage=args.blocks)}
     for name, make in models.items():
         seed_everything(args.seed)
         history = fit(make(), data, budget=budget, seed=args.seed, progress=False, verbose=False)

@@ -14,7 +14,9 @@ with the same batch size and SGD settings. The last line printed is one line of 
 """
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -25,40 +27,23 @@ from cnnlab.budgets import Budget
 from cnnlab.data.images import ImageData
 from cnnlab.device import describe
 
+# Notebook 06's ResNet classes, written once, in notebook 07's reference nets
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "solutions" / "07_complexity"))
+from reference_nets import BasicBlock, ResNet  # noqa: E402
+
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)
 
 
-# --- models: plain torch (torchvision does not work here) ---------------------------------------
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, stride: int):
-        super().__init__()
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(out_channels)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, 1, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out_channels)
-        self.shortcut = nn.Identity()
-        if stride != 1 or in_channels != out_channels:
-            self.shortcut = nn.Sequential(
-                nn.Conv2d(in_channels, out_channels, 1, stride, bias=False), nn.BatchNorm2d(out_channels)
-            )
-
-    def forward(self, x):
-        out = torch.relu(self.bn1(self.conv1(x)))
-        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+# --- models: notebook 06's ResNet and a plain net, in plain torch (torchvision does not work here) ------
 
 
 def resnet18(num_classes: int = NUM_CLASSES) -> nn.Module:
-    """ResNet-18 for 32×32 images: a 3×3 stem without max-pooling, then 4 stages of 2 blocks."""
-    layers = [nn.Conv2d(3, 64, 3, padding=1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
-    in_channels = 64
-    for out_channels, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
-        layers += [BasicBlock(in_channels, out_channels, stride), BasicBlock(out_channels, out_channels, 1)]
-        in_channels = out_channels
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, num_classes)]
-    return nn.Sequential(*layers)
+    """ResNet-18 for 32×32 images, from notebook 06's classes: a 3×3 stem without max-pooling, then 4 stages of 2
+    basic blocks."""
+    return ResNet(
+        BasicBlock, (2, 2, 2, 2), num_classes=num_classes, stem_kernel=3, stem_stride=1, stem_pool=False
+    )
 
 
 def small(num_classes: int = NUM_CLASSES) -> nn.Module:

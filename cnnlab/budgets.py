@@ -2,20 +2,19 @@
 
 A budget counts epochs, never seconds, so a run does the same steps on a fast and a slow machine and
 gives the same curves. Each named budget has one entry per device type; a device type missing from
-an entry (Apple's ``mps``, say) uses the ``"cpu"`` one.
+an entry (Apple's ``mps``, say) uses the ``"cpu"`` one. Each is named for the nets it trains:
 
-    short   LeNet-sized nets (notebook 01): about 15 s on a 2-core CPU.
-    medium  deeper plain nets without batch norm, notebook 02's AlexNet-mini: 8 epochs, under a minute on an
-            idle 2-core CPU (docs/benchmarks.md). Notebook 03's minis use their own ``MINI_BUDGET``.
-    inception  GoogLeNet-mini (notebook 05): a few epochs, about 25 s on a 2-core CPU.
-    long    ResNet minis: meant for a GPU; slow on a CPU (a guess, to be tuned with its notebook).
-    short-bn  nets with batch norm after every conv, the VGG-mini (notebook 04): half of short's epochs,
-            about 25 s on an idle 2-core CPU.
-    resnet  notebook 06: ResNet-mini's graded run; LeNet-5 is then trained with the same budget, ungraded, to
-            compare (fewer epochs than "short", because ResNet-mini's step costs a few of LeNet-5's).
+    lenet           LeNet-5 (notebooks 00 and 01), and ``fit``'s default: about 15 s on a 2-core CPU.
+    alexnet-mini    notebook 02's AlexNet-mini, a deeper plain net without batch norm: under a minute on an
+                    idle 2-core CPU. Notebook 03's minis use their own ``MINI_BUDGET``.
+    googlenet-mini  notebook 05's GoogLeNet-mini: a few epochs, about 25 s on a 2-core CPU.
+    vgg-mini        nets with batch norm after every conv: notebook 04's VGG-mini, about 25 s on an idle
+    resnet-mini     2-core CPU; notebook 06's ResNet-mini (and LeNet-5 beside it) and notebook 08's
+                    ResNeXt-mini and ResNet-mini. Two names, one set of values.
 
-To add a budget for a later notebook, add a row to ``BUDGETS``; a notebook that needs a one-off
-budget can pass ``fit(model, data, budget=Budget(epochs=3, batch_size=64, lr=0.02))``.
+Why each budget holds its values, with the sweeps that chose them: docs/training-checks.md. To add a
+budget for a later notebook, add a row to ``BUDGETS``, named for the net it trains; a notebook that
+needs a one-off budget can pass ``fit(model, data, budget=Budget(epochs=3, batch_size=64, lr=0.02))``.
 """
 
 from dataclasses import dataclass
@@ -51,43 +50,35 @@ class Budget:
             )
 
 
-# One batch size and peak lr everywhere (lr 0.1 for batch 128 suits nets with and without batch norm).
-# "short" is the same on both devices, so a CPU run and a GPU run of notebook 01 tell one story. Over
-# seeds 0-19, LeNet-5 (ReLU) on the course data ends at 44-60% after 12 epochs (median 55.5%), against
-# 35-55% after 8: the longer run is both better and steadier (docs/training-checks.md).
+# One batch size and peak lr (0.1 for batch 128) everywhere it works, with and without batch norm; each
+# budget the same on every device, so that a CPU run and a GPU run of a notebook tell one story.
+# docs/training-checks.md, "Why each budget holds its values", has the sweeps behind each number.
+
+# Batch norm after every conv lets a deep stack learn in few epochs at the full lr.
+_BATCH_NORM_MINI = {
+    "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
+    "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
+}
+
 BUDGETS: dict[str, dict[str, Budget]] = {
-    "short": {
+    # 12 epochs, not 8: steadier over seeds, and still well under a minute.
+    "lenet": {
         "cpu": Budget(epochs=12, batch_size=128, lr=0.1),
         "cuda": Budget(epochs=12, batch_size=128, lr=0.1),
     },
-    # Half short's lr: at 0.1, AlexNet-mini (8 layers, He init, no batch norm) stayed at chance or below 40%
-    # on 4 of 20 seeds; at 0.05 it learns on every seed (docs/training-checks.md). 8 epochs, not short's 12, so that
-    # the run, with LRN on its first maps, stays under a minute on a 2-core CPU (12 epochs took 80 s there).
-    "medium": {
+    # Half the lr: a plain 8-layer ReLU net without batch norm stalls on some seeds at 0.1. 8 epochs to stay
+    # under a minute with LRN on its first maps.
+    "alexnet-mini": {
         "cpu": Budget(epochs=8, batch_size=128, lr=0.05),
         "cuda": Budget(epochs=8, batch_size=128, lr=0.05),
     },
-    "long": {
-        "cpu": Budget(epochs=15, batch_size=128, lr=0.1),
-        "cuda": Budget(epochs=40, batch_size=128, lr=0.1),
-    },
-    # GoogLeNet-mini (notebook 05): a step costs several LeNet steps (four Inception modules of six convs each,
-    # with batch norm), so few epochs; batch norm lets it learn at short's lr.
-    "inception": {
+    # A step costs several LeNet steps (four Inception modules), so few epochs; batch norm allows the full lr.
+    "googlenet-mini": {
         "cpu": Budget(epochs=3, batch_size=128, lr=0.1),
         "cuda": Budget(epochs=3, batch_size=128, lr=0.1),
     },
-    # Batch norm after every conv lets a deep stack train fast and steadily: VGG-mini (notebook 04, 8 convs with
-    # batch norm) ends at 77% after 6 epochs at lr 0.1 on seed 0 (docs/training-checks.md for the sweep).
-    "short-bn": {
-        "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
-        "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
-    },
-    # Notebook 06: ResNet-mini's graded run, and LeNet-5's ungraded run beside it.
-    "resnet": {
-        "cpu": Budget(epochs=6, batch_size=128, lr=0.1),
-        "cuda": Budget(epochs=6, batch_size=128, lr=0.1),
-    },
+    "vgg-mini": _BATCH_NORM_MINI,
+    "resnet-mini": _BATCH_NORM_MINI,
 }
 
 
@@ -97,6 +88,8 @@ def resolve_budget(budget: str | Budget, device_type: str) -> tuple[str, Budget]
         return "custom", budget
     if not isinstance(budget, str) or budget not in BUDGETS:
         choices = ", ".join(repr(name) for name in BUDGETS)
-        raise ConfigError(f"budget must be one of {choices}, or a Budget(...); got {budget!r}.")
+        raise ConfigError(
+            f"budget must name one of the budgets, {choices}, or be a Budget(...); got {budget!r}."
+        )
     per_device = BUDGETS[budget]
     return budget, per_device.get(device_type, per_device["cpu"])

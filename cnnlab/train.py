@@ -2,7 +2,7 @@
 
     seed_everything(0)            # the model's initial weights come from torch's global generator
     model = MyNet()
-    history = fit(model, data)    # budget "short": epochs and batch size chosen for this device
+    history = fit(model, data)    # budget "lenet": epochs and batch size chosen for this device
     history.plot()
 
 How it runs: the dataset stays uint8 and is normalised batch by batch, on the device. On a GPU it is
@@ -59,7 +59,7 @@ def fit(
     model: nn.Module,
     data: ImageData,
     *,
-    budget: str | Budget = "short",
+    budget: str | Budget = "lenet",
     seed: int = 0,
     device: torch.device | str | None = None,
     lr: float | None = None,
@@ -75,8 +75,9 @@ def fit(
     """Trains ``model`` on ``data`` and returns its History; the model ends on ``device``, in eval mode.
 
     SGD with Nesterov momentum 0.9 and weight decay, the learning rate warmed up then cosine-decayed
-    step by step, cross-entropy loss. ``budget`` names a row of ``BUDGETS`` ("short", "medium",
-    "long"), whose epochs, batch size and peak lr depend on the device, or is a ``Budget(...)``.
+    step by step, cross-entropy loss. ``budget`` names a row of ``BUDGETS`` ("lenet",
+    "alexnet-mini", ...: named for the nets they train), whose epochs, batch size and peak lr depend
+    on the device, or is a ``Budget(...)``.
     ``lr`` and ``batch_size`` override the budget's; a new batch size alone scales the lr with it.
     ``augment`` adds random crops (4-pixel padding) and horizontal flips. The model is evaluated
     on the test split after every epoch. If the loss becomes NaN, training stops: the History has

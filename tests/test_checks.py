@@ -89,7 +89,7 @@ def history(test_acc, train_loss, initial_loss=2.3, diverged=False):
     return History(
         model_name="Net",
         device="cpu: 2 threads",
-        budget_name="short",
+        budget_name="lenet",
         epochs=len(test_acc),
         batch_size=128,
         seed=0,

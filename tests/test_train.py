@@ -155,14 +155,16 @@ def test_the_gpu_recipe_runs_on_cpu_too(data, monkeypatch):
 # --- budgets ------------------------------------------------------------------------------------
 
 
-def test_an_unknown_budget_names_the_choices(data):
-    with pytest.raises(ConfigError, match="'short', 'medium', 'long'"):
-        fit(tiny_net(), data, budget="quick", device="cpu", progress=False, verbose=False)
+@pytest.mark.parametrize("unknown", ["quick", "short"])  # "short": LeNet-5's budget before it was "lenet"
+def test_an_unknown_budget_names_the_budgets(data, unknown):
+    named = "'lenet', 'alexnet-mini', 'googlenet-mini', 'vgg-mini', 'resnet-mini'"
+    with pytest.raises(ConfigError, match=f"{named}, or be a Budget.*got '{unknown}'"):
+        fit(tiny_net(), data, budget=unknown, device="cpu", progress=False, verbose=False)
 
 
 def test_every_budget_has_a_cpu_row_and_other_devices_fall_back_to_it():
     assert all("cpu" in per_device for per_device in BUDGETS.values())
-    assert resolve_budget("short", "mps") == ("short", BUDGETS["short"]["cpu"])
+    assert resolve_budget("lenet", "mps") == ("lenet", BUDGETS["lenet"]["cpu"])
     assert resolve_budget(TINY, "cuda") == ("custom", TINY)
 
 
@@ -368,7 +370,7 @@ from torch import nn
 from cnnlab.data import ImageData, show_examples
 from cnnlab.filters import show_filters
 from cnnlab.history import History
-history = History(model_name="Net", device="cpu: 1 thread", budget_name="short", epochs=2, batch_size=8, seed=0,
+history = History(model_name="Net", device="cpu: 1 thread", budget_name="lenet", epochs=2, batch_size=8, seed=0,
                   train_loss=[2.0, 1.5], train_acc=[0.2, 0.4], test_loss=[1.9, 1.6], test_acc=[0.3, 0.45])
 images, labels = torch.zeros(4, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1, 0, 1])
 data = ImageData("tiny", ("a", "b"), images, labels, images, labels, mean=(0.5,) * 3, std=(0.2,) * 3)

@@ -124,6 +124,22 @@ def test_the_fingerprint_sees_a_new_model_threshold_budget_or_dataset(monkeypatc
     assert stale_parts(unchanged, sweep) == ["budgets"]
 
 
+def test_a_budget_counts_by_its_values_not_its_name(monkeypatch):
+    original = graded_runs("01_lenet/lenet.ipynb")[0]
+    budget = next(name for name in BUDGETS if f'"{name}"' in original.runs[0].source)
+    sweep = {"fingerprint": original.fingerprint()}
+
+    def run_with(other: str, values: dict) -> GradedRun:
+        monkeypatch.setitem(BUDGETS, other, values)
+        return _lenet_run_with(lambda g, s: s.replace(f'"{budget}"', f'"{other}"'))
+
+    assert run_with("lenet-renamed", BUDGETS[budget]).fingerprint() == original.fingerprint()
+    longer = {
+        device: dataclasses.replace(plan, epochs=plan.epochs + 1) for device, plan in BUDGETS[budget].items()
+    }
+    assert stale_parts(run_with("lenet-longer", longer), sweep) == ["budgets"]
+
+
 def test_a_cell_the_run_does_not_need_leaves_the_fingerprint_alone():
     original = graded_runs("01_lenet/lenet.ipynb")[0]
     extra = _Cell(original.runs[0].index - 1, "", "lenet_for_show = LeNet5()\nprint(lenet_for_show)")

@@ -8,7 +8,7 @@ dict). Only those cells run here, with the solutions filled in and the hidden te
 
 A sweep runs one graded run on many seeds. Its record, ``tests/assignments/<assignment>/sweep.json``, holds a
 fingerprint of what decides the run (the sliced cells, the check cell with its threshold, the values of
-the budgets they name, the course dataset's SHA-256), the device, torch's version and every seed's
+the budgets they name but not the names, the course dataset's SHA-256), the device, torch's version and every seed's
 accuracies. tests/test_training_checks.py fails when a fingerprint no longer matches, so a changed
 model, budget or threshold is swept again before it lands:
 
@@ -154,15 +154,30 @@ def _backward_slice(cells: list[_Cell], needed: set[str]) -> list[_Cell]:
     return kept[::-1]
 
 
-def _budget_values(sources: list[str]) -> dict:
-    """The values of every named budget that the cells mention, on every device."""
+def _named_budget(budgets: dict):
+    """A pattern for a quoted string literal that names one of ``budgets``, e.g. ``"lenet"``."""
+    names = "|".join(re.escape(name) for name in sorted(budgets, key=len, reverse=True))
+    return re.compile(rf"([\"'])({names})\1")
+
+
+def _budget_values(sources: list[str]) -> list:
+    """The values, on every device, of each named budget the cells mention, in the order they mention them."""
     from cnnlab.budgets import BUDGETS
 
-    named = {name for source in sources for name in re.findall(r"[\"'](\w+)[\"']", source) if name in BUDGETS}
-    return {
-        name: {device: dataclasses.asdict(budget) for device, budget in sorted(BUDGETS[name].items())}
-        for name in sorted(named)
-    }
+    pattern = _named_budget(BUDGETS)
+    return [
+        {device: dataclasses.asdict(budget) for device, budget in sorted(BUDGETS[match.group(2)].items())}
+        for source in sources
+        for match in pattern.finditer(source)
+    ]
+
+
+def _without_budget_names(source: str) -> str:
+    """The cell with every budget's name replaced by one placeholder: a renamed budget is the same run (its
+    values are digested apart, by ``_budget_values``)."""
+    from cnnlab.budgets import BUDGETS
+
+    return _named_budget(BUDGETS).sub(r"\1<named budget>\1", source)
 
 
 def _digest(value) -> str:
@@ -207,7 +222,7 @@ class GradedRun:
 
         cells = [cell.source for cell in self.setup + self.runs]
         parts = {
-            "cells": _digest(cells),
+            "cells": _digest([_without_budget_names(source) for source in cells]),
             "check": _digest(self.check_cell.source),
             "budgets": _digest(_budget_values(cells)),
             "dataset": COURSE_SPEC.sha256,

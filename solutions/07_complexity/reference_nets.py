@@ -1,11 +1,13 @@
-"""The ImageNet networks that notebook 07 compares, in plain torch, written like torchvision's models.
+"""The ImageNet networks that notebook 07 compares, in plain torch: ResNet in notebook 06's own classes, the others
+written like torchvision's models.
 
 Given to you, read-only: you built AlexNet, VGG, GoogLeNet and ResNet in notebooks 02 and 04-06, and notebook 07
 compares them. (SqueezeNet and DenseNet are not here: you build them yourself in notebook 08, which compares them
-with these.) At grading time this file is replaced by the course's own copy, so changing it changes nothing. Each
-builder gives torchvision's variant of the network (the same layers, so the same parameter count and MACs as the
-model torchvision ships), with default PyTorch initialisation: the weights are random, which changes nothing about
-size or speed.
+with these.) The ResNet part is notebook 06's code (``BasicBlock``, ``Bottleneck``, ``ResNet``, ``RESNET_STAGES``
+and ``resnet(depth)``, with the same arguments and attributes), so it reads as you wrote it there. At grading time
+this file is replaced by the course's own copy, so changing it changes nothing. Each builder gives torchvision's
+variant of the network (the same layers, so the same parameter count and MACs as the model torchvision ships), with
+default PyTorch initialisation: the weights are random, which changes nothing about size or speed.
 
     from reference_nets import NETWORKS, PUBLISHED_TOP1, TOP1_SOURCE
     model = NETWORKS["ResNet-50"]()
@@ -30,6 +32,7 @@ __all__ = [
     "vgg16",
     "vgg19",
     "googlenet",
+    "resnet",
     "resnet18",
     "resnet34",
     "resnet50",
@@ -213,94 +216,122 @@ class GoogLeNet(nn.Module):
 
 
 # --- ResNet -----------------------------------------------------------------------------------------------
-def conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
-
-
-def conv1x1(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False)
-
-
+# Notebook 06's classes, as its solution writes them: the same names, arguments and attributes. Their counts are
+# torchvision's (the bottleneck's stride on its 3×3 conv, torchvision's 'V1.5').
 class BasicBlock(nn.Module):
-    """Two 3×3 convolutions and a shortcut (ResNet-18 and -34)."""
+    """Two 3×3 conv-BN layers; the input, projected if its shape changes, is added before the last ReLU."""
 
-    expansion = 1
+    expansion = 1  # the block's output has channels * expansion channels
 
-    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+    def __init__(self, in_channels, channels, stride=1, residual=True):
         super().__init__()
-        self.conv1 = conv3x3(in_channels, width, stride)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width)
-        self.bn2 = nn.BatchNorm2d(width)
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, out_channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
+        self.shortcut = None  # a plain block adds nothing
+        if residual:
+            self.shortcut = nn.Identity()
+            if stride != 1 or in_channels != out_channels:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                )
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
-        return self.relu(out + identity)
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
 
 
 class Bottleneck(nn.Module):
-    """1×1 down, 3×3 (with the stride: torchvision's 'V1.5'), 1×1 up to four times the width, and a shortcut."""
+    """1×1 reduce, 3×3, 1×1 expand (each with batch norm); the input, projected if needed, is added before the last ReLU."""
 
-    expansion = 4
+    expansion = 4  # the block's output has channels * expansion channels
 
-    def __init__(self, in_channels: int, width: int, stride: int = 1, downsample: nn.Module | None = None):
+    def __init__(self, in_channels, channels, stride=1, residual=True):
         super().__init__()
-        self.conv1 = conv1x1(in_channels, width)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = conv3x3(width, width, stride)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = conv1x1(width, width * self.expansion)
-        self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
+        self.shortcut = None  # a plain block adds nothing
+        if residual:
+            self.shortcut = nn.Identity()
+            if stride != 1 or in_channels != out_channels:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                )
 
     def forward(self, x):
-        identity = x if self.downsample is None else self.downsample(x)
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
         out = self.bn3(self.conv3(out))
-        return self.relu(out + identity)
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
 
 
 class ResNet(nn.Module):
-    """A 7×7 stem, four stages of residual blocks (widths 64-128-256-512), global average pooling, one FC."""
+    """A stem, stages of residual blocks, global average pooling and a fully connected layer."""
 
     def __init__(
-        self, block: type[BasicBlock | Bottleneck], blocks_per_stage: Sequence[int], num_classes=1000
+        self,
+        block,
+        stages,
+        width=64,
+        num_classes=1000,
+        stem_kernel=7,
+        stem_stride=2,
+        stem_pool=True,
+        residual=True,
     ):
         super().__init__()
-        self.in_channels = 64
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU(inplace=True)
-        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.layer1 = self._stage(block, 64, blocks_per_stage[0], stride=1)
-        self.layer2 = self._stage(block, 128, blocks_per_stage[1], stride=2)
-        self.layer3 = self._stage(block, 256, blocks_per_stage[2], stride=2)
-        self.layer4 = self._stage(block, 512, blocks_per_stage[3], stride=2)
-        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
-        self.fc = nn.Linear(512 * block.expansion, num_classes)
-
-    def _stage(self, block, width: int, blocks: int, stride: int) -> nn.Sequential:
-        downsample = None
-        if stride != 1 or self.in_channels != width * block.expansion:
-            downsample = nn.Sequential(
-                conv1x1(self.in_channels, width * block.expansion, stride),
-                nn.BatchNorm2d(width * block.expansion),
-            )
-        layers = [block(self.in_channels, width, stride, downsample)]
-        self.in_channels = width * block.expansion
-        layers += [block(self.in_channels, width) for _ in range(1, blocks)]
-        return nn.Sequential(*layers)
+        stem = [
+            nn.Conv2d(3, width, stem_kernel, stride=stem_stride, padding=stem_kernel // 2, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+        ]
+        if stem_pool:
+            stem.append(nn.MaxPool2d(3, stride=2, padding=1))
+        self.stem = nn.Sequential(*stem)
+        blocks, in_channels = [], width
+        for stage, count in enumerate(stages):
+            channels = width * 2**stage
+            for position in range(count):
+                stride = 2 if stage > 0 and position == 0 else 1
+                blocks.append(block(in_channels, channels, stride, residual))
+                in_channels = channels * block.expansion
+        self.stages = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_channels, num_classes))
 
     def forward(self, x):
-        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+        return self.head(self.stages(self.stem(x)))
+
+
+# RESNET_STAGES = {depth: (block class, blocks per stage), ...}
+RESNET_STAGES = {
+    18: (BasicBlock, (2, 2, 2, 2)),
+    34: (BasicBlock, (3, 4, 6, 3)),
+    50: (Bottleneck, (3, 4, 6, 3)),
+    101: (Bottleneck, (3, 4, 23, 3)),
+    152: (Bottleneck, (3, 8, 36, 3)),
+}
+
+
+def resnet(depth, num_classes=1000):
+    """ResNet-``depth`` for ImageNet, from RESNET_STAGES."""
+    block, stages = RESNET_STAGES[depth]
+    return ResNet(block, stages, num_classes=num_classes)
 
 
 # --- the builders, by name --------------------------------------------------------------------------------
@@ -321,23 +352,23 @@ def googlenet() -> GoogLeNet:
 
 
 def resnet18() -> ResNet:
-    return ResNet(BasicBlock, [2, 2, 2, 2])
+    return resnet(18)
 
 
 def resnet34() -> ResNet:
-    return ResNet(BasicBlock, [3, 4, 6, 3])
+    return resnet(34)
 
 
 def resnet50() -> ResNet:
-    return ResNet(Bottleneck, [3, 4, 6, 3])
+    return resnet(50)
 
 
 def resnet101() -> ResNet:
-    return ResNet(Bottleneck, [3, 4, 23, 3])
+    return resnet(101)
 
 
 def resnet152() -> ResNet:
-    return ResNet(Bottleneck, [3, 8, 36, 3])
+    return resnet(152)
 
 
 NETWORKS: dict[str, Callable[[], nn.Module]] = {

@@ -39,11 +39,11 @@ class Bottleneck(nn.Module):
 
     expansion = 4
 
-    def __init__(self, in_channels, planes, stride=1, groups=1, width_per_group=64):
+    def __init__(self, in_channels, channels, stride=1, groups=1, width_per_group=64):
         super().__init__()
-        group_width = planes * width_per_group // 64  # each group's channels
+        group_width = channels * width_per_group // 64  # each group's channels
         width = groups * group_width  # cardinality × the width of one path
-        out_channels = self.expansion * planes
+        out_channels = self.expansion * channels
         self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(width)
         self.conv2 = nn.Conv2d(
@@ -80,7 +80,7 @@ for name, model in [("ResNet-50", resnet50), ("Wide ResNet-50-2", wide_resnet50_
 CARDINALITY, PATH_WIDTH = 32, 4
 with torch.device("meta"):
     resnext50_32x4d = ResNet(
-        block=Bottleneck, blocks_per_stage=[3, 4, 6, 3], groups=CARDINALITY, width_per_group=PATH_WIDTH
+        block=Bottleneck, stages=[3, 4, 6, 3], groups=CARDINALITY, width_per_group=PATH_WIDTH
     )
 print(summarize(resnext50_32x4d, (3, 224, 224)).headline())
 
@@ -89,16 +89,16 @@ print(summarize(resnext50_32x4d, (3, 224, 224)).headline())
 class StochasticDepth(nn.Module):
     """x + f(x), with f dropped at random while training (kept with probability survival_prob); x + p·f(x) at test."""
 
-    def __init__(self, residual, survival_prob):
+    def __init__(self, branch, survival_prob):
         super().__init__()
-        self.residual = residual
+        self.branch = branch
         self.survival_prob = survival_prob
 
     def forward(self, x):
         if self.training:
             survives = torch.bernoulli(torch.tensor(float(self.survival_prob)))  # one coin for the batch
-            return x + self.residual(x) if survives.item() == 1 else x
-        return x + self.residual(x) * self.survival_prob
+            return x + self.branch(x) if survives.item() == 1 else x
+        return x + self.branch(x) * self.survival_prob
 
 
 # %% linear_decay_function

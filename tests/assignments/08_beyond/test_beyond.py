@@ -59,12 +59,12 @@ def params(model: nn.Module) -> int:
 # --- reference numbers (torchvision's parameter counts) ----------------------------------------------------------
 
 RESNETS = {
-    "ResNet-50": (dict(blocks_per_stage=(3, 4, 6, 3)), 25_557_032),
-    "ResNet-152": (dict(blocks_per_stage=(3, 8, 36, 3)), 60_192_808),
-    "Wide ResNet-50-2": (dict(blocks_per_stage=(3, 4, 6, 3), width_per_group=128), 68_883_240),
-    "Wide ResNet-101-2": (dict(blocks_per_stage=(3, 4, 23, 3), width_per_group=128), 126_886_696),
-    "ResNeXt-50 32×4d": (dict(blocks_per_stage=(3, 4, 6, 3), groups=32, width_per_group=4), 25_028_904),
-    "ResNeXt-101 32×8d": (dict(blocks_per_stage=(3, 4, 23, 3), groups=32, width_per_group=8), 88_791_336),
+    "ResNet-50": (dict(stages=(3, 4, 6, 3)), 25_557_032),
+    "ResNet-152": (dict(stages=(3, 8, 36, 3)), 60_192_808),
+    "Wide ResNet-50-2": (dict(stages=(3, 4, 6, 3), width_per_group=128), 68_883_240),
+    "Wide ResNet-101-2": (dict(stages=(3, 4, 23, 3), width_per_group=128), 126_886_696),
+    "ResNeXt-50 32×4d": (dict(stages=(3, 4, 6, 3), groups=32, width_per_group=4), 25_028_904),
+    "ResNeXt-101 32×8d": (dict(stages=(3, 4, 23, 3), groups=32, width_per_group=8), 88_791_336),
 }
 
 
@@ -80,7 +80,7 @@ def test_the_bottleneck_gives_torchvisions_resnets(ns, name):
 
 def test_the_wide_resnet_beats_resnet152_on_fewer_layers_at_the_same_work(ns):
     with torch.device("meta"):
-        wide = summarize(ns["ResNet"](ns["Bottleneck"], width_per_group=128), (3, 224, 224))
+        wide = summarize(ns["ResNet"](ns["Bottleneck"], (3, 4, 6, 3), width_per_group=128), (3, 224, 224))
         deep = summarize(ns["ResNet"](ns["Bottleneck"], (3, 8, 36, 3)), (3, 224, 224))
     assert wide.total_macs / deep.total_macs == pytest.approx(0.99, abs=0.01)
     assert 1.1 < wide.total_params / deep.total_params < 1.2
@@ -422,7 +422,7 @@ def test_the_notebook_builds_its_networks_itself():
 
 
 def test_resnext_mini_is_grouped_and_the_smaller_of_the_minis(ns):
-    resnext, resnet = ns["ResNeXtMini"](), ns["ResNetMini"]()
+    resnext, resnet = ns["ResNeXtMini"](), ns["ResNet"](**ns["RESNET_MINI"])
     small, large = summarize(resnext, (3, 32, 32)), summarize(resnet, (3, 32, 32))
     assert small.total_params == 42_074 and large.total_params == 78_042
     assert small.total_macs < large.total_macs  # the notebook's text: fewer parameters and MACs
