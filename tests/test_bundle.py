@@ -75,7 +75,8 @@ def leaks(folder: Path, answers: dict[str, set[str]]) -> list[str]:
     """What in ``folder`` gives an answer away: a solutions/ path, a gradebook, a marker, an answer line.
 
     An assignment may hand out what earlier assignments asked for (07's reference nets hold 04's VGG), so a file
-    of assignment A may hold a line that answers only assignments before A; nothing else may."""
+    of assignment A may hold a line that answers an assignment before A: that answer is due by then, even where a
+    later answer repeats the line (08's Bottleneck keeps 06's shortcut). Nothing else may."""
     found = []
     for name, text in bundle_texts(folder):
         parts = name.replace("!", "/").split("/")
@@ -84,7 +85,7 @@ def leaks(folder: Path, answers: dict[str, set[str]]) -> list[str]:
         found += [f"{name}: marker {marker!r}" for marker in MARKERS if marker in text]
         owner = _assignment_of(name)
         present = {line.strip() for line in text.splitlines()} & answers.keys()
-        given = {line for line in present if owner and all(answered < owner for answered in answers[line])}
+        given = {line for line in present if owner and any(answered < owner for answered in answers[line])}
         found += [f"{name}: {line!r}" for line in sorted(present - given)]
     return found
 
