@@ -133,6 +133,7 @@ def draw(
     colour: str = "macs",
     baseline: Diagram | None = None,
     summary: Summary | None = None,
+    refusal: str | None = None,
 ) -> Diagram:
     """The diagram of a model (an ``nn.Module``, or a builder such as ``resnet50`` called on the meta device),
     or of a ``Summary``.
@@ -141,7 +142,8 @@ def draw(
     the measure whose share tints each node: "macs", "params" or "memory" (activation memory). With ``baseline``
     (an earlier diagram), the nodes and boxes that differ from it are marked. A net that cannot run is drawn up
     to the layer that fails, marked with summarize's message. ``summary``: the model's summary at this
-    ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone.
+    ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone;
+    ``refusal``: instead, summarize's message for a model it refused (an explorer has that too).
     """
     if colour not in COLOURS:
         raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {colour!r}")
@@ -150,7 +152,7 @@ def draw(
     else:
         model = _as_model(model_or_summary)
         shape = parse_input_shape((3, 32, 32) if input_shape is None else input_shape)
-        diagram = _from_model(model, shape, colour, summary)
+        diagram = _from_model(model, shape, colour, summary, refusal)
     if baseline is not None:
         _mark_changes(diagram, baseline)
     return diagram
@@ -169,17 +171,19 @@ def _as_model(candidate) -> nn.Module:
     )
 
 
-def _from_model(model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None) -> Diagram:
-    message = None
+def _from_model(
+    model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None, refusal: str | None = None
+) -> Diagram:
+    message = refusal
     if summary is not None and tuple(summary.input_shape) != shape:
         raise ConfigError(
             f"the summary given is of a {fmt.shape(summary.input_shape)} input, not {fmt.shape(shape)}"
         )
-    if summary is None:
+    if summary is None and refusal is None:
         try:
             summary = summarize(model, shape)
-        except ConfigError as refusal:  # the diagram still shows the net up to the layer that fails
-            message = str(refusal)
+        except ConfigError as error:  # the diagram still shows the net up to the layer that fails
+            message = str(error)
     known_shapes: dict[str, list] = {}
     for row in summary.rows if summary is not None else ():
         known_shapes.setdefault(row.name, []).append(row.output_shape)
@@ -240,10 +244,11 @@ def _from_summary(summary: Summary, colour: str) -> Diagram:
 
 def _mark_changes(diagram: Diagram, baseline: Diagram) -> None:
     """Marks what differs from ``baseline``: a node new or with other settings, shape or numbers; a box whose ×N
-    or number of blocks changed."""
-    before = {n.name: n for n in baseline.nodes}
+    or number of blocks changed. Nodes and boxes are matched by key: their name, or their place in their stage
+    for the blocks of a flat list."""
+    before = {n.key: n for n in baseline.nodes}
     for node in diagram.nodes:
-        old = before.get(node.name)
+        old = before.get(node.key)
         node.changed = old is None or (old.kind, old.config, old.shape, old.params, old.macs, old.repeat) != (
             node.kind,
             node.config,
@@ -252,7 +257,7 @@ def _mark_changes(diagram: Diagram, baseline: Diagram) -> None:
             node.macs,
             node.repeat,
         )
-    boxes_before = {b.name: b for b in baseline.boxes}
+    boxes_before = {b.key: b for b in baseline.boxes}
     for box in diagram.boxes:
-        old = boxes_before.get(box.name)
+        old = boxes_before.get(box.key)
         box.changed = old is None or (old.repeat, old.blocks, old.kind) != (box.repeat, box.blocks, box.kind)
