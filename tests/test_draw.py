@@ -517,6 +517,27 @@ def test_a_saved_notebook_shows_the_diagram_as_svg_in_nbconvert_html():
     ElementTree.fromstring(svg)
 
 
+def test_a_saved_explorer_cell_shows_its_diagram_as_svg_in_nbconvert_html():
+    """The widget is saved as widget state, which a page without a kernel may not render: the explorer also
+    leaves its diagram as a plain HTML output, which nbconvert writes into the page as it is."""
+    code = (
+        "from torch import nn\nfrom cnnlab import explore\n"
+        "def tiny(kernel=3):\n    return nn.Sequential(nn.Conv2d(3, 8, kernel), nn.ReLU(), nn.MaxPool2d(2))\n"
+        "explore(tiny, input_shape=(3, 16, 16), kernel=(1, 7, 2))"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(notebook, kernel_name=kernel_env.kernel_name(), timeout=60).execute()
+    assert "widgets" in notebook.metadata  # the widget's state is saved with the notebook
+    saved = nbformat.reads(nbformat.writes(notebook), as_version=4)
+    html, _ = HTMLExporter().from_notebook_node(saved)
+    without_scripts = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    # nbconvert re-serialises an HTML output (its attributes in another order): the SVG is in the page as markup
+    diagrams = re.findall(r'<svg[^>]*class="cnnlab-diagram".*?</svg>', without_scripts, flags=re.S)
+    assert len(diagrams) == 1  # once: the widget's own fallback does not repeat it
+    assert "8×14×14" in diagrams[0] and "Conv2d 3→8, 3×3 /1 p0" in diagrams[0]
+    assert re.search(r'<div class="cnnlab-static-diagram"[^>]*><svg', without_scripts)
+
+
 def test_draw_is_exported_lazily():
     assert cnnlab.draw is draw and callable(cnnlab.draw)
     assert "draw" in cnnlab.__all__ and "diagram" in cnnlab.__all__
