@@ -224,6 +224,62 @@ def test_a_flat_list_is_split_only_where_it_holds_stages():
     assert [b.blocks for b in nested.boxes if b.parent is None] == [2, 2, 2, 2]
 
 
+def _graph(diagram) -> tuple:
+    nodes = [(n.name, n.kind, n.shape, n.params, n.macs, n.repeat, n.box, n.key) for n in diagram.nodes]
+    edges = [(e.source, e.target, e.shape, e.passed_shape, e.skip) for e in diagram.edges]
+    boxes = [
+        (b.name, b.kind, b.parent, b.repeat, b.blocks, b.nodes, b.children, b.key) for b in diagram.boxes
+    ]
+    return nodes, edges, boxes
+
+
+@pytest.mark.parametrize(
+    "build, shape",
+    [
+        (reference_nets.resnet152, (3, 224, 224)),
+        (reference_nets.resnet18, (3, 224, 224)),
+        (lambda: FlatResNet(Bottleneck, (3, 4, 23, 3)), (3, 224, 224)),
+        (lambda: FlatResNet(Bottleneck, (3, 4, 6, 3), residual=False), (3, 64, 64)),
+        (reference_nets.googlenet, (3, 224, 224)),
+        (lambda: Tap(), (8, 6, 6)),  # noqa: PLW0108  (Tap is defined further down)
+        (
+            lambda: nn.Sequential(
+                *(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for _ in range(3))
+            ),
+            (8, 6, 6),
+        ),
+        (lambda: dense_net(5), (3, 16, 16)),
+    ],
+)
+def test_a_run_traced_through_its_first_block_draws_what_tracing_every_block_draws(monkeypatch, build, shape):
+    with torch.device("meta"):
+        model = build()
+    quick = draw(model, shape)
+    whole = cnnlab.diagram.trace_forward
+    monkeypatch.setattr(cnnlab.diagram, "trace_forward", lambda *args: whole(*args, whole=True))
+    assert _graph(draw(model, shape)) == _graph(quick)
+    assert quick.svg == draw(model, shape).svg
+
+
+def test_a_run_is_traced_in_full_again_where_its_first_block_changes_the_shape():
+    """Identical blocks that each halve the map: the first alone cannot stand for the others."""
+    halving = nn.Sequential(
+        *(nn.Sequential(nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.ReLU()) for _ in range(3))
+    )
+    shape = (4, 32, 32)
+    assert [n.shape for n in trace_forward(halving, shape).nodes if n.kind == "Conv2d"] == [
+        (4, 16, 16),
+        (4, 8, 8),
+        (4, 4, 4),
+    ]
+    assert all(call.stands_for == 1 for call in trace_forward(halving, shape).blocks)
+    stage = nn.Sequential(*(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()) for _ in range(5)))
+    modules = dict(stage._modules)
+    calls = trace_forward(stage, shape).blocks
+    assert [(c.name, c.stands_for) for c in calls] == [("0", 5)]
+    assert stage._modules == modules  # the Sequential has all its blocks back
+
+
 def test_resnet152_third_stage_is_one_box_of_35_after_its_first_block():
     diagram = draw(reference_nets.resnet152, (3, 224, 224))  # a builder: built on the meta device
     assert diagram.box("layer3").blocks == 36

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import fmt
-from .trace import BlockCall, OpCall, Trace
+from .trace import BlockCall, OpCall, Trace, structure
 
 __all__ = ["Box", "Edge", "Node", "build_graph", "trace_from_rows"]
 
@@ -103,19 +103,6 @@ class Box:
         return text + (f" ×{self.repeat}" if self.repeat > 1 else "")
 
 
-def _structure(module) -> tuple:
-    """What makes two blocks identical: every submodule's path, class, settings and parameter shapes."""
-    return tuple(
-        (
-            name,
-            type(m),
-            m.extra_repr(),
-            tuple((k, tuple(p.shape)) for k, p in m._parameters.items() if p is not None),
-        )
-        for name, m in module.named_modules()
-    )
-
-
 def _descendant_nodes(trace: Trace, block: int) -> list[int]:
     call = trace.blocks[block]
     nodes = list(call.nodes)
@@ -137,7 +124,7 @@ def _collapse(trace: Trace) -> tuple[dict[int, int], set[int], dict[int, int]]:
     def signature(block: int):
         call = trace.blocks[block]
         if call.signature is None:
-            call.signature = (type(call.module), _structure(call.module))
+            call.signature = (type(call.module), structure(call.module))
         return (call.signature, call.input_shapes, call.output_shapes)
 
     def follows(before: BlockCall, after: BlockCall, inside: set[int]) -> bool:
@@ -163,8 +150,11 @@ def _collapse(trace: Trace) -> tuple[dict[int, int], set[int], dict[int, int]]:
                 j += 1
             while j - i > 1 and not _self_contained(trace, trace.blocks[children[j - 1]], consumers):
                 j -= 1  # the run's last block must hand on its output alone: its insides are not drawn
+            # a block traced for a run of twins (trace.stands_for) counts them all
+            count = sum(trace.blocks[children[k]].stands_for for k in range(i, j))
+            if count > 1:
+                repeat[first.index] = count
             if j - i > 1:
-                repeat[first.index] = j - i
                 for k in range(i + 1, j):
                     _hide(trace, children[k], hidden_blocks)
                 alias[trace.blocks[children[j - 1]].outputs[0]] = first.outputs[0]
@@ -324,7 +314,10 @@ def _flat_stages(trace: Trace, hidden: set[int]) -> dict[int, tuple[int, int]]:
         # a block that changes the shape is never inside a ×N run (the next block's input differs from its own),
         # so every stage's first block is drawn
         starts = [i for i, c in enumerate(calls) if i == 0 or c.input_shapes != c.output_shapes]
-        sizes = [end - start for start, end in zip(starts, [*starts[1:], len(calls)])]
+        sizes = [
+            sum(c.stands_for for c in calls[start:end])
+            for start, end in zip(starts, [*starts[1:], len(calls)])
+        ]
         if len(starts) < 2 or max(sizes) < 2:
             continue
         for number, start in enumerate(starts, 1):
