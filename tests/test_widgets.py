@@ -716,3 +716,17 @@ def test_resnet_explorer_stage_slider_changes_its_xN_box_and_keeps_the_layout(re
     }
     assert changed == {"stage1"}
     assert "×8" not in explorer.diagram.svg and "×3" in explorer.diagram.svg
+
+
+def test_a_diagram_that_cannot_be_drawn_leaves_the_table_and_says_why(monkeypatch):
+    import cnnlab.widgets.explorer as explorer_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no layout for this graph\nsecond line")
+
+    monkeypatch.setattr(explorer_module, "draw", broken)
+    explorer = explore(net, input_shape=SHAPE, kernel=(1, 7))
+    assert explorer.diagram is None and explorer.summary == real()
+    assert "The diagram cannot be drawn: RuntimeError: no layout for this graph" in explorer.diagram_html
+    explorer.set(kernel=5)
+    assert explorer.summary == real(kernel=5) and "cannot be drawn" in explorer.diagram_html

@@ -27,7 +27,15 @@ from ..errors import ConfigError, first_line
 from ..summary import BlockMemory, Summary, summarize, summary_html
 from .compare import Diff, compare
 from .config import Choice, IntRange, Setup, resolve
-from .render import chart_html, diagram_html, diff_html, greyed, message_html, static_diagram_html
+from .render import (
+    chart_html,
+    diagram_html,
+    diagram_note_html,
+    diff_html,
+    greyed,
+    message_html,
+    static_diagram_html,
+)
 
 __all__ = ["Explorer", "explore"]
 
@@ -84,8 +92,7 @@ class Explorer:
         # baseline's, against which it marks what changed; None with diagram=False
         self.baseline_diagram: Diagram | None = None
         self.diagram: Diagram | None = None
-        if diagram:
-            self.baseline_diagram = self._draw(setup.baseline, self.baseline_summary, None, colour)
+        self._diagram_on = diagram
         self._diagram_greyed = False  # the diagram shown is the last one drawn, faded: the current cannot be
         self._holding = False  # set() moves several controls, then updates once
         self._controls = {c.name: _make_control(c, setup.baseline[c.name]) for c in setup.controls}
@@ -93,6 +100,8 @@ class Explorer:
             widgets.HTML() for _ in range(5)
         )
         self._colour = _make_colour_control(colour)
+        if diagram:
+            self.baseline_diagram = self._try_draw(setup.baseline, self.baseline_summary, None)
         self._last_good = ("", "", "")  # table, chart, diff
         self.widget = self._layout()
         self._show(self.baseline_summary)
@@ -268,9 +277,10 @@ class Explorer:
         self._table.value, self._chart.value, self._diff.value = self._last_good
         self._message.value = ""
         if self.baseline_diagram is not None:
-            self.diagram = self._draw(self.config, summary, None, self.colour)
-            self._diagram_greyed = False
-            self._diagram.value = diagram_html(self.diagram.svg)
+            drawn = self._try_draw(self.config, summary, None)
+            if drawn is not None:
+                self.diagram, self._diagram_greyed = drawn, False
+                self._diagram.value = diagram_html(drawn.svg)
 
     def _show_failure(self, message: str) -> None:
         self.summary, self.diff, self.message = None, None, message
@@ -281,36 +291,48 @@ class Explorer:
         refused = None
         if self._model is not None:  # built, then refused: drawn up to the layer that fails, marked
             try:
-                refused = self._draw(self.config, None, message, self.colour)
+                refused = self._try_draw(self.config, None, message)
             except ConfigError:  # summarize refused a net that runs (see draw): nothing to mark
                 refused = None
         if refused is not None:
             self.diagram = refused
+        elif self.diagram is None:  # nothing drawn yet to show faded: the diagram area keeps its note
+            return
         self._diagram_greyed = refused is None  # not built: the last diagram stays, faded
         self._diagram.value = diagram_html(self.diagram.svg, greyed_out=self._diagram_greyed)
 
-    def _draw(self, config: dict, summary: Summary | None, refusal: str | None, colour: str) -> Diagram:
+    def _try_draw(self, config: dict, summary: Summary | None, refusal: str | None) -> Diagram | None:
         """The diagram of the model built last, from its summary (or summarize's refusal of it), against the
         baseline's. An unchanged graph keeps its layout (``cnnlab.diagram.layout``), so a moved ×N slider costs
-        the trace and the picture, not a new layout."""
-        return draw(
-            self._model,
-            self._setup.input_shape_of(config),
-            colour=colour,
-            summary=summary,
-            refusal=refusal,
-            baseline=self.baseline_diagram,
-        )
+        the trace and the picture, not a new layout.
+
+        The diagram is an aid beside the table: a net it cannot draw, for a reason of the diagram's own, keeps its
+        table and chart, and the diagram area says why (None is returned). A ConfigError is the net's refusal and
+        is raised as such."""
+        try:
+            return draw(
+                self._model,
+                self._setup.input_shape_of(config),
+                colour=self.colour,
+                summary=summary,
+                refusal=refusal,
+                baseline=self.baseline_diagram,
+            )
+        except ConfigError:
+            raise
+        except Exception as error:
+            self._diagram.value = diagram_note_html(f"The diagram cannot be drawn: {first_line(error)}")
+            return None
 
     # --- display ---------------------------------------------------------------------------------
     def _layout(self) -> widgets.Box:
         reset = widgets.Button(description="back to baseline")
         reset.on_click(lambda _: self.reset())
         wrap = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
-        extra = [self._colour] if self.baseline_diagram is not None else []
+        extra = [self._colour] if self._diagram_on else []
         controls = widgets.HBox([*self._controls.values(), *extra, reset], layout=wrap)
         views = widgets.HBox([self._table, self._chart], layout=wrap)
-        diagram = [self._diagram] if self.baseline_diagram is not None else []
+        diagram = [self._diagram] if self._diagram_on else []
         return widgets.VBox([controls, self._message, self._diff, views, *diagram])
 
     def _repr_mimebundle_(self, **kwargs) -> dict:

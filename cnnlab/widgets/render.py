@@ -9,7 +9,15 @@ from ..errors import ConfigError
 from ..summary import Summary
 from .compare import Diff
 
-__all__ = ["chart_html", "diagram_html", "diff_html", "greyed", "message_html", "static_diagram_html"]
+__all__ = [
+    "chart_html",
+    "diagram_html",
+    "diagram_note_html",
+    "diff_html",
+    "greyed",
+    "message_html",
+    "static_diagram_html",
+]
 
 _BAR_PX = 180  # the longest bar
 _TINT = "#fff3c4"  # as summary_html's highlighted rows
@@ -82,6 +90,11 @@ def diagram_html(svg: str, greyed_out: bool = False) -> str:
     """The live diagram, scrolled when tall (ResNet-152's is); faded while it is the last one that could be drawn."""
     inner = greyed(svg) if greyed_out else svg
     return f"<style>.{STATIC_CLASS}{{display:none}}</style><div class='cnnlab-live-diagram' style='{_DIAGRAM_BOX}'>{inner}</div>"
+
+
+def diagram_note_html(text: str) -> str:
+    """A sentence in place of the diagram (one the explorer could not draw)."""
+    return f"<div class='cnnlab-live-diagram' style='color:#555;font-style:italic'>{html.escape(text)}</div>"
 
 
 def static_diagram_html(svg: str) -> str:
