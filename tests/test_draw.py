@@ -121,6 +121,165 @@ def test_resnet50_has_four_stage_boxes_of_3_4_6_3_blocks_collapsed_to_xN(resnet5
     assert "×5" in diagram.svg and "6 blocks" in diagram.svg
 
 
+class Bottleneck(nn.Module):
+    """Notebook 06's bottleneck: 1×1, 3×3 (stride), 1×1 ×4, and a shortcut projected when the shape changes."""
+
+    expansion = 4
+
+    def __init__(self, in_channels, channels, stride=1, residual=True):
+        super().__init__()
+        out_channels = channels * self.expansion
+        self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.shortcut = None
+        if residual:
+            self.shortcut = nn.Identity()
+            if stride != 1 or in_channels != out_channels:
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+                    nn.BatchNorm2d(out_channels),
+                )
+
+    def forward(self, x):
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.shortcut is not None:
+            out = out + self.shortcut(x)
+        return self.relu(out)
+
+
+class FlatResNet(nn.Module):
+    """Notebook 06's ResNet: every residual block of every stage in ONE flat ``nn.Sequential``, ``self.stages``."""
+
+    def __init__(self, block, stages, width=64, num_classes=1000, residual=True):
+        super().__init__()
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False),
+            nn.BatchNorm2d(width),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(3, stride=2, padding=1),
+        )
+        blocks, in_channels = [], width
+        for stage, count in enumerate(stages):
+            channels = width * 2**stage
+            for position in range(count):
+                stride = 2 if stage > 0 and position == 0 else 1
+                blocks.append(block(in_channels, channels, stride, residual))
+                in_channels = channels * block.expansion
+        self.stages = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_channels, num_classes))
+
+    def forward(self, x):
+        return self.head(self.stages(self.stem(x)))
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_a_flat_list_of_blocks_is_drawn_in_four_stage_boxes_as_torchvisions_layers_are(residual):
+    """Notebook 06's ResNet-50 (one flat Sequential of 16 blocks) has the same 4 stages as torchvision's layer1-4."""
+    with torch.device("meta"):
+        model = FlatResNet(Bottleneck, (3, 4, 6, 3), residual=residual)
+    diagram = draw(model, (3, 224, 224))
+    stages = [diagram.boxes[c] for c in diagram.box("stages").children]
+    assert [(b.name, b.kind, b.blocks) for b in stages] == [
+        ("stages.stage1", "stage", 3),
+        ("stages.stage2", "stage", 4),
+        ("stages.stage3", "stage", 6),
+        ("stages.stage4", "stage", 3),
+    ]
+    assert diagram.box("stages").blocks == 16
+    first_blocks = (0, 3, 7, 13)  # where torchvision's layer1-4 start
+    for stage, first, blocks in zip(stages, first_blocks, (3, 4, 6, 3)):
+        drawn = [diagram.boxes[c] for c in stage.children]
+        assert [(b.name, b.repeat) for b in drawn] == [
+            (f"stages.{first}", 1),
+            (f"stages.{first + 1}", blocks - 1),
+        ]
+        assert drawn[1].key == f"{stage.name}.1"  # its place in its stage, not in the list
+    # the numbers are the nested net's: the stage boxes change the picture, not the graph
+    with torch.device("meta"):
+        nested = draw(reference_nets.resnet50(), (3, 224, 224))
+    if residual:
+        assert diagram.totals == nested.totals
+        assert [b.blocks for b in stages] == [nested.box(f"layer{i}").blocks for i in (1, 2, 3, 4)]
+    root = svg_root(diagram)
+    captions = [t.text for t in root.iter(f"{SVG}text") if t.text and t.text.startswith("stage")]
+    assert "stage3 · stage · 6 blocks" in captions
+
+
+def test_a_flat_list_is_split_only_where_it_holds_stages():
+    """A list whose blocks all keep their shape is one run; blocks that each change the shape are left alone."""
+    same = nn.Sequential(*(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for _ in range(4)))
+    assert not any(b.kind == "stage" for b in draw(nn.Sequential(nn.Conv2d(3, 8, 1), same), (3, 8, 8)).boxes)
+    widening = nn.Sequential(*(nn.Sequential(nn.Conv2d(4 * 2**i, 8 * 2**i, 1), nn.ReLU()) for i in range(4)))
+    assert not any(b.kind == "stage" for b in draw(nn.Sequential(nn.Identity(), widening), (4, 8, 8)).boxes)
+    with torch.device("meta"):
+        nested = draw(reference_nets.resnet18(), (3, 224, 224))
+    assert not any(b.kind == "stage" for b in nested.boxes)  # layer1-4 are its stages already
+    assert [b.blocks for b in nested.boxes if b.parent is None] == [2, 2, 2, 2]
+
+
+def _graph(diagram) -> tuple:
+    nodes = [(n.name, n.kind, n.shape, n.params, n.macs, n.repeat, n.box, n.key) for n in diagram.nodes]
+    edges = [(e.source, e.target, e.shape, e.passed_shape, e.skip) for e in diagram.edges]
+    boxes = [
+        (b.name, b.kind, b.parent, b.repeat, b.blocks, b.nodes, b.children, b.key) for b in diagram.boxes
+    ]
+    return nodes, edges, boxes
+
+
+@pytest.mark.parametrize(
+    "build, shape",
+    [
+        (reference_nets.resnet152, (3, 224, 224)),
+        (reference_nets.resnet18, (3, 224, 224)),
+        (lambda: FlatResNet(Bottleneck, (3, 4, 23, 3)), (3, 224, 224)),
+        (lambda: FlatResNet(Bottleneck, (3, 4, 6, 3), residual=False), (3, 64, 64)),
+        (reference_nets.googlenet, (3, 224, 224)),
+        (lambda: Tap(), (8, 6, 6)),  # noqa: PLW0108  (Tap is defined further down)
+        (
+            lambda: nn.Sequential(
+                *(nn.Sequential(nn.Conv2d(8, 8, 3, padding=1), nn.ReLU()) for _ in range(3))
+            ),
+            (8, 6, 6),
+        ),
+        (lambda: dense_net(5), (3, 16, 16)),
+    ],
+)
+def test_a_run_traced_through_its_first_block_draws_what_tracing_every_block_draws(monkeypatch, build, shape):
+    with torch.device("meta"):
+        model = build()
+    quick = draw(model, shape)
+    whole = cnnlab.diagram.trace_forward
+    monkeypatch.setattr(cnnlab.diagram, "trace_forward", lambda *args: whole(*args, whole=True))
+    assert _graph(draw(model, shape)) == _graph(quick)
+    assert quick.svg == draw(model, shape).svg
+
+
+def test_a_run_is_traced_in_full_again_where_its_first_block_changes_the_shape():
+    """Identical blocks that each halve the map: the first alone cannot stand for the others."""
+    halving = nn.Sequential(
+        *(nn.Sequential(nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.ReLU()) for _ in range(3))
+    )
+    shape = (4, 32, 32)
+    assert [n.shape for n in trace_forward(halving, shape).nodes if n.kind == "Conv2d"] == [
+        (4, 16, 16),
+        (4, 8, 8),
+        (4, 4, 4),
+    ]
+    assert all(call.stands_for == 1 for call in trace_forward(halving, shape).blocks)
+    stage = nn.Sequential(*(nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.ReLU()) for _ in range(5)))
+    modules = dict(stage._modules)
+    calls = trace_forward(stage, shape).blocks
+    assert [(c.name, c.stands_for) for c in calls] == [("0", 5)]
+    assert stage._modules == modules  # the Sequential has all its blocks back
+
+
 def test_resnet152_third_stage_is_one_box_of_35_after_its_first_block():
     diagram = draw(reference_nets.resnet152, (3, 224, 224))  # a builder: built on the meta device
     assert diagram.box("layer3").blocks == 36
@@ -503,6 +662,27 @@ def test_a_saved_notebook_shows_the_diagram_as_svg_in_nbconvert_html():
     assert svg == output["data"]["image/svg+xml"]
     assert 'class="cnnlab-diagram"' in svg and "8×14×14" in svg
     ElementTree.fromstring(svg)
+
+
+def test_a_saved_explorer_cell_shows_its_diagram_as_svg_in_nbconvert_html():
+    """The widget is saved as widget state, which a page without a kernel may not render: the explorer also
+    leaves its diagram as a plain HTML output, which nbconvert writes into the page as it is."""
+    code = (
+        "from torch import nn\nfrom cnnlab import explore\n"
+        "def tiny(kernel=3):\n    return nn.Sequential(nn.Conv2d(3, 8, kernel), nn.ReLU(), nn.MaxPool2d(2))\n"
+        "explore(tiny, input_shape=(3, 16, 16), kernel=(1, 7, 2))"
+    )
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    NotebookClient(notebook, kernel_name=kernel_env.kernel_name(), timeout=60).execute()
+    assert "widgets" in notebook.metadata  # the widget's state is saved with the notebook
+    saved = nbformat.reads(nbformat.writes(notebook), as_version=4)
+    html, _ = HTMLExporter().from_notebook_node(saved)
+    without_scripts = re.sub(r"<script.*?</script>", "", html, flags=re.S)
+    # nbconvert re-serialises an HTML output (its attributes in another order): the SVG is in the page as markup
+    diagrams = re.findall(r'<svg[^>]*class="cnnlab-diagram".*?</svg>', without_scripts, flags=re.S)
+    assert len(diagrams) == 1  # once: the widget's own fallback does not repeat it
+    assert "8×14×14" in diagrams[0] and "Conv2d 3→8, 3×3 /1 p0" in diagrams[0]
+    assert re.search(r'<div class="cnnlab-static-diagram"[^>]*><svg', without_scripts)
 
 
 def test_draw_is_exported_lazily():

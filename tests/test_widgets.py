@@ -312,14 +312,17 @@ def test_an_explore_cell_runs_headless_without_hanging():
     )
     client.execute()  # raises CellExecutionError or a timeout on failure
 
-    results = [o for o in notebook.cells[0].outputs if o.output_type == "execute_result"]
-    assert len(results) == 1, notebook.cells[0].outputs
-    data = results[0]["data"]
+    # the widget, then the diagram's static copy (for viewers that cannot render the widget)
+    widget, static = notebook.cells[0].outputs
+    data = widget["data"]
     assert "application/vnd.jupyter.widget-view+json" in data
     expected = f"{summarize(nn.Sequential(nn.Conv2d(3, 4, 3)), (3, 16, 16)).total_params:,}"
     assert "cnnlab-summary" in data["text/html"] and expected in data["text/html"]
+    assert "cnnlab-diagram" not in data["text/html"]  # the diagram is in the static copy, once
+    assert 'class="cnnlab-diagram"' in static["data"]["text/html"]
     state = notebook.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
     assert any("cnnlab-summary" in str(model["state"].get("value", "")) for model in state.values())
+    assert any("cnnlab-diagram" in str(model["state"].get("value", "")) for model in state.values())
 
 
 # --- notebook 03's explorer: the notebook's own cell, over the reference AlexNetFamily -----------------
@@ -364,7 +367,8 @@ def test_zfnet_sliders_update_the_table_and_the_difference(zfnet_explorer, famil
     assert zfnet_explorer.diff.params.after == slide_only.total_params > 200_000_000  # FC6 explodes
     assert "features.0" in zfnet_explorer.diff.changed_layers
 
-    zfnet_explorer.set(conv2_stride=2, conv3_filters=512, conv4_filters=1024, conv5_filters=512)
+    # move() keeps the sliders moved above (set() would start again from the baseline)
+    zfnet_explorer.move(conv2_stride=2, conv3_filters=512, conv4_filters=1024, conv5_filters=512)
     assert zfnet_explorer.summary.total_params == 107_627_624
     assert zfnet_explorer.summary.row("features.14").output_shape == (512, 6, 6)
     diff = zfnet_explorer.diff
@@ -480,7 +484,7 @@ def test_inception_explorer_naive_against_bottleneck(inception_explorer, incepti
     diff = inception_explorer.diff
     assert (diff.macs.before, diff.macs.after) == (271_351_808, 854_196_224)
     assert "271M → 854M" in inception_explorer.diff_html
-    inception_explorer.set(in_channels=512)  # the naive output keeps the input's depth
+    inception_explorer.move(in_channels=512)  # still naive; its output keeps the input's depth
     assert inception_explorer.summary.output_shape == (128 + 192 + 96 + 512, 28, 28)
     naive_512 = module_summary(inception_namespace, 512, "naive")
     assert inception_explorer.summary.total_macs == naive_512.total_macs
@@ -580,3 +584,149 @@ def test_the_meta_build_skips_initialising_meta_tensors_only():
         initialising()  # the same build outside the explorer initialises every tensor
     assert ("uniform_", "meta") in kernels.fills and ("normal_", "meta") in kernels.fills
     assert ("fill_", "meta") in kernels.fills and ("zero_", "meta") in kernels.fills
+
+
+# --- moves from code: set() starts from the baseline, move() keeps earlier moves, each() skips refusals -------
+def test_set_starts_from_the_baseline_and_move_keeps_earlier_moves(explorer):
+    explorer.set(kernel=5)
+    explorer.set(filters=16)  # kernel goes back to 3: a line labelled {'filters': 16} shows that alone
+    assert explorer.values == {"kernel": 3, "stride": 1, "filters": 16, "pool": "max"}
+    assert explorer.summary == real(filters=16)
+    explorer.move(kernel=5)  # keeps filters=16
+    assert explorer.summary == real(kernel=5, filters=16)
+    explorer.move(pool="avg").move(stride=2)
+    assert explorer.config == {"kernel": 5, "stride": 2, "filters": 16, "pool": "avg"}
+    assert explorer.reset().summary == real() and explorer.diff.changed_layers == ()
+
+
+def test_each_move_starts_from_the_baseline_and_a_refused_one_is_printed_not_yielded(explorer, capsys):
+    moves = [("wider", dict(filters=16)), dict(kernel=5), ("too far", dict(stride=20)), dict(pool="avg")]
+    seen = []
+    baseline = dict(explorer.config)
+    for label, move in explorer.each(moves):  # reading .summary never meets None
+        assert explorer.config == {**baseline, **move}  # this move alone
+        seen.append((label, explorer.summary.total_params, explorer.summary.total_macs))
+    assert seen == [
+        ("wider", real(filters=16).total_params, real(filters=16).total_macs),
+        ("{'kernel': 5}", real(kernel=5).total_params, real(kernel=5).total_macs),
+        ("{'pool': 'avg'}", real(pool="avg").total_params, real(pool="avg").total_macs),
+    ]
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("too far: cannot work: ") and "layer '" in printed
+    assert printed.count("\n") == 0  # one line: the label and the sentence, no traceback
+
+
+# --- the live diagram ---------------------------------------------------------------------------------------
+def test_the_explorer_shows_the_diagram_of_its_configuration_and_marks_what_changed(explorer):
+    assert explorer.baseline_diagram is not None and explorer.diagram.summary == explorer.summary
+    assert not any(n.changed for n in explorer.diagram.nodes)
+    assert 'class="cnnlab-diagram"' in explorer.diagram_html and explorer.diagram.svg in explorer.diagram_html
+    assert explorer.widget.children[-1].value == explorer.diagram_html  # under the table
+    explorer.set(filters=16)
+    diagram = explorer.diagram
+    assert [n.name for n in diagram.nodes if n.changed] == [
+        "0",
+        "1",
+        "2",
+        "3",
+    ]  # the second conv takes 16 maps
+    assert diagram.node("3").params == real(filters=16).row("3").params
+    assert diagram.svg in explorer.diagram_html and 'class="node changed"' in explorer.diagram_html
+    explorer.set()
+    assert not any(n.changed for n in explorer.diagram.nodes)
+
+
+def test_a_refused_configuration_draws_up_to_the_failing_layer_with_the_explorers_message(explorer):
+    explorer.set(stride=20)  # 32 -> conv /20: 2 -> pool: 1, under the second conv's 3×3 kernel
+    failed = explorer.diagram.failed
+    assert failed is not None and failed.failed == explorer.message == explorer.diagram.message
+    assert (
+        failed.name == "3"
+        and explorer.message.startswith("layer '3'")
+        and "opacity" not in explorer.diagram_html
+    )
+    assert 'class="node failed"' in explorer.diagram_html
+    explorer.set(kernel=5)
+    assert explorer.diagram.failed is None and explorer.diagram.summary == real(kernel=5)
+
+
+def test_a_builder_that_cannot_build_leaves_the_last_diagram_faded():
+    def picky(kernel=3):
+        if kernel % 2 == 0:
+            raise RuntimeError("even kernels have no centre")
+        return net(kernel=kernel)
+
+    explorer = explore(picky, input_shape=SHAPE, kernel=(1, 7))
+    explorer.set(kernel=5)
+    last = explorer.diagram
+    explorer.set(kernel=4)
+    assert (
+        explorer.diagram is last and "opacity" in explorer.diagram_html and last.svg in explorer.diagram_html
+    )
+
+
+def test_the_diagram_can_be_switched_off_and_its_colour_picked_in_the_widget():
+    plain = explore(net, input_shape=SHAPE, kernel=(1, 7), diagram=False)
+    assert plain.diagram is None and plain.baseline_diagram is None and plain.diagram_html == ""
+    assert "diagram colour" not in [getattr(w, "description", "") for w in plain.widget.children[0].children]
+    plain.set(kernel=5)
+    assert plain.diagram is None and plain.summary == real(kernel=5)
+
+    explorer = explore(net, input_shape=SHAPE, kernel=(1, 7), colour="params")
+    dropdown = next(w for w in explorer.widget.children[0].children if w.description == "diagram colour")
+    assert dropdown.value == "params" and explorer.diagram.colour == "params"
+    assert "share of parameters" in explorer.diagram_html
+    dropdown.value = "memory"  # as a student picks it
+    assert explorer.colour == explorer.diagram.colour == "memory"
+    assert "share of activation memory" in explorer.diagram_html
+    explorer.set(kernel=5)
+    assert explorer.diagram.colour == "memory"  # kept through the next move
+    with pytest.raises(ConfigError, match="colour should be one of"):
+        explore(net, input_shape=SHAPE, kernel=(1, 7), colour="flops")
+
+
+RESNET_NOTEBOOK = "06_resnet/resnet.ipynb"
+
+
+@pytest.fixture(scope="module")
+def resnet_namespace():
+    return solution_code(
+        RESNET_NOTEBOOK, "basic_block", "bottleneck_block", "resnet_builder", "explorer_build"
+    )
+
+
+def test_resnet_explorer_stage_slider_changes_its_xN_box_and_keeps_the_layout(resnet_namespace):
+    from cnnlab.diagram.layout import _place
+
+    explorer = eval(explorer_cell(RESNET_NOTEBOOK), dict(resnet_namespace))
+    stages = [b for b in explorer.diagram.boxes if b.kind == "stage"]
+    assert [b.blocks for b in stages] == [3, 4, 6, 3]  # notebook 06's flat list of blocks, in 4 stage boxes
+    explorer.set(stage3=7)
+    laid_out = _place.cache_info().misses
+    explorer.set(stage3=9)  # the same graph with a longer ×N: no new layout
+    assert _place.cache_info().misses == laid_out
+    diagram = explorer.diagram
+    assert diagram.box("stages.stage3").blocks == 9 and diagram.box("stages.8").repeat == 8
+    assert diagram.box("stages.stage3").changed and diagram.box("stages.8").changed
+    assert not diagram.box("stages.stage1").changed and not diagram.box("stages.stage4").changed
+    # one more block in stage 1 shifts every later block's index in the list: they are still the same layers
+    explorer.set(stage1=4)
+    changed = {
+        n.key.split(".")[1] for n in explorer.diagram.nodes if n.changed and n.key.startswith("stages.")
+    }
+    assert changed == {"stage1"}
+    assert "×8" not in explorer.diagram.svg and "×3" in explorer.diagram.svg
+
+
+def test_a_diagram_that_cannot_be_drawn_leaves_the_table_and_says_why(monkeypatch):
+    import cnnlab.widgets.explorer as explorer_module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no layout for this graph\nsecond line")
+
+    monkeypatch.setattr(explorer_module, "draw", broken)
+    explorer = explore(net, input_shape=SHAPE, kernel=(1, 7))
+    assert explorer.diagram is None and explorer.summary == real()
+    assert "The diagram cannot be drawn: RuntimeError: no layout for this graph" in explorer.diagram_html
+    explorer.set(kernel=5)
+    assert explorer.summary == real(kernel=5) and "cannot be drawn" in explorer.diagram_html

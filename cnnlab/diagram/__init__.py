@@ -144,6 +144,7 @@ def draw(
     baseline: Diagram | None = None,
     summary: Summary | None = None,
     training: bool = False,
+    refusal: str | None = None,
 ) -> Diagram:
     """The diagram of a model (an ``nn.Module``, or a builder such as ``resnet50`` called on the meta device),
     or of a ``Summary``.
@@ -152,7 +153,8 @@ def draw(
     the measure whose share tints each node: "macs", "params" or "memory" (activation memory). With ``baseline``
     (an earlier diagram), the nodes and boxes that differ from it are marked. A net that cannot run is drawn up
     to the layer that fails, marked with summarize's message. ``summary``: the model's summary at this
-    ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone.
+    ``input_shape``, when the caller has it already (an explorer summarises every update), so it is not redone;
+    ``refusal``: instead, summarize's message for a model it refused (an explorer has that too).
     ``training=True`` traces the forward pass of training mode, so that layers that run only then (GoogLeNet's
     auxiliary heads) are drawn; they show their parameters, and MACs only where the summary (of eval mode) has
     them. A model or builder that still raises ``NotImplementedError`` (a stub not written yet) gives a
@@ -169,7 +171,7 @@ def draw(
         except NotImplementedError as stub:
             name = getattr(model_or_summary, "__name__", type(model_or_summary).__name__)
             return Diagram(name, shape, [], [], [], colour, None, _not_written(stub), training=training)
-        diagram = _from_model(model, shape, colour, summary, training)
+        diagram = _from_model(model, shape, colour, summary, training, refusal)
     if baseline is not None:
         _mark_changes(diagram, baseline)
     return diagram
@@ -203,18 +205,23 @@ def _not_written(stub: NotImplementedError) -> str:
 
 
 def _from_model(
-    model: nn.Module, shape: tuple[int, ...], colour: str, summary: Summary | None, training: bool = False
+    model: nn.Module,
+    shape: tuple[int, ...],
+    colour: str,
+    summary: Summary | None,
+    training: bool = False,
+    refusal: str | None = None,
 ) -> Diagram:
-    message = None
+    message = refusal
     if summary is not None and tuple(summary.input_shape) != shape:
         raise ConfigError(
             f"the summary given is of a {fmt.shape(summary.input_shape)} input, not {fmt.shape(shape)}"
         )
-    if summary is None:
+    if summary is None and refusal is None:
         try:
             summary = summarize(model, shape)
-        except ConfigError as refusal:  # the diagram still shows the net up to the layer that fails
-            message = str(refusal)
+        except ConfigError as error:  # the diagram still shows the net up to the layer that fails
+            message = str(error)
     known_shapes: dict[str, list] = {}
     for row in summary.rows if summary is not None else ():
         known_shapes.setdefault(row.name, []).append(row.output_shape)
@@ -279,10 +286,11 @@ def _from_summary(summary: Summary, colour: str) -> Diagram:
 
 def _mark_changes(diagram: Diagram, baseline: Diagram) -> None:
     """Marks what differs from ``baseline``: a node new or with other settings, shape or numbers; a box whose ×N
-    or number of blocks changed."""
-    before = {n.name: n for n in baseline.nodes}
+    or number of blocks changed. Nodes and boxes are matched by key: their name, or their place in their stage
+    for the blocks of a flat list."""
+    before = {n.key: n for n in baseline.nodes}
     for node in diagram.nodes:
-        old = before.get(node.name)
+        old = before.get(node.key)
         node.changed = old is None or (old.kind, old.config, old.shape, old.params, old.macs, old.repeat) != (
             node.kind,
             node.config,
@@ -291,7 +299,7 @@ def _mark_changes(diagram: Diagram, baseline: Diagram) -> None:
             node.macs,
             node.repeat,
         )
-    boxes_before = {b.name: b for b in baseline.boxes}
+    boxes_before = {b.key: b for b in baseline.boxes}
     for box in diagram.boxes:
-        old = boxes_before.get(box.name)
+        old = boxes_before.get(box.key)
         box.changed = old is None or (old.repeat, old.blocks, old.kind) != (box.repeat, box.blocks, box.kind)

@@ -6,6 +6,12 @@ blocks. A run of identical consecutive blocks (same class, same configuration of
 and output shapes, each feeding the next and nothing else) is drawn once: its first block stands for the run and
 carries ``repeat`` = N. A ResNet stage whose first block has a stride or a projection and whose other n-1 blocks
 are identical is drawn as that first block and one box ×(n-1); the stage's box counts ``blocks`` = n.
+
+Stages of a flat list of blocks. A net may put all its residual blocks in one ``nn.Sequential`` (notebook 06's
+``self.stages``) instead of one per stage (torchvision's ``layer1`` to ``layer4``). Such a list is split into stage
+boxes of its own, ``stages.stage1`` to ``stages.stage4``, where a block changes the shape of what it is given (its
+stride or its output channels: where torchvision's next ``layerN`` would start), so both layouts draw the same
+four stages.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .. import fmt
-from .trace import BlockCall, OpCall, Trace
+from .trace import BlockCall, OpCall, Trace, structure
 
 __all__ = ["Box", "Edge", "Node", "build_graph", "trace_from_rows"]
 
@@ -34,7 +40,14 @@ class Node:
     repeat: int = 1  # how many layers of the net it stands for: the product of its boxes' ×N
     groups: int = 1  # a grouped conv's groups: drawn as that many towers side by side
     failed: str | None = None  # the refusal, as summarize words it
-    changed: bool = False  # differs from the baseline diagram's node of the same name
+    changed: bool = False  # differs from the baseline diagram's node of the same key
+    # what identifies it against a baseline: its name, except inside a stage box of a flat list of blocks, where
+    # the block's place in its stage replaces its place in the list ("stages.stage3.1.conv1", not "stages.8.conv1"),
+    # so that one more block in stage 1 does not mark every later layer as changed
+    key: str = ""
+
+    def __post_init__(self):
+        self.key = self.key or self.name
 
     @property
     def label(self) -> str:
@@ -73,6 +86,10 @@ class Box:
     children: list[int] = field(default_factory=list)  # boxes directly inside it
     blocks: int = 0  # the blocks it holds directly, counting a collapsed run as its N
     changed: bool = False
+    key: str = ""  # as Node.key
+
+    def __post_init__(self):
+        self.key = self.key or self.name
 
     @property
     def label(self) -> str:
@@ -84,19 +101,6 @@ class Box:
         if self.blocks > 1:
             text += f" · {self.blocks} blocks"
         return text + (f" ×{self.repeat}" if self.repeat > 1 else "")
-
-
-def _structure(module) -> tuple:
-    """What makes two blocks identical: every submodule's path, class, settings and parameter shapes."""
-    return tuple(
-        (
-            name,
-            type(m),
-            m.extra_repr(),
-            tuple((k, tuple(p.shape)) for k, p in m._parameters.items() if p is not None),
-        )
-        for name, m in module.named_modules()
-    )
 
 
 def _descendant_nodes(trace: Trace, block: int) -> list[int]:
@@ -120,7 +124,7 @@ def _collapse(trace: Trace) -> tuple[dict[int, int], set[int], dict[int, int]]:
     def signature(block: int):
         call = trace.blocks[block]
         if call.signature is None:
-            call.signature = (type(call.module), _structure(call.module))
+            call.signature = (type(call.module), structure(call.module))
         return (call.signature, call.input_shapes, call.output_shapes)
 
     def follows(before: BlockCall, after: BlockCall, inside: set[int]) -> bool:
@@ -146,8 +150,11 @@ def _collapse(trace: Trace) -> tuple[dict[int, int], set[int], dict[int, int]]:
                 j += 1
             while j - i > 1 and not _self_contained(trace, trace.blocks[children[j - 1]], consumers):
                 j -= 1  # the run's last block must hand on its output alone: its insides are not drawn
+            # a block traced for a run of twins (trace.stands_for) counts them all
+            count = sum(trace.blocks[children[k]].stands_for for k in range(i, j))
+            if count > 1:
+                repeat[first.index] = count
             if j - i > 1:
-                repeat[first.index] = j - i
                 for k in range(i + 1, j):
                     _hide(trace, children[k], hidden_blocks)
                 alias[trace.blocks[children[j - 1]].outputs[0]] = first.outputs[0]
@@ -178,13 +185,37 @@ def build_graph(trace: Trace, rows: dict[int, object]) -> tuple[list[Node], list
     """Nodes, edges and boxes of ``trace``; numbers from ``rows``: {trace node index: the summary's LayerRow}."""
     repeat, hidden_blocks, alias = _collapse(trace)
 
+    stage_of = _flat_stages(trace, hidden_blocks)  # {first block of a stage: (its number, blocks)}
     boxes: list[Box] = []
     box_of_block: dict[int, int] = {}
+    renamed: dict[str, str] = {}  # a block's path in a flat list -> its path in its stage box
+    flat_lists = {trace.blocks[first].parent for first in stage_of}
+    current_stage = stage_start = 0
     for call in trace.blocks:  # parents open before their children, so they come first
         if call.index in hidden_blocks:
             continue
         parent = box_of_block.get(call.parent) if call.parent is not None else None
-        box = Box(len(boxes), call.name, call.kind, parent, repeat.get(call.index, 1))
+        if (
+            call.index in stage_of
+        ):  # a stage of a flat list opens before its first block, inside the list's box
+            number, first = stage_of[call.index]
+            stage = Box(len(boxes), f"{trace.blocks[call.parent].name}.stage{number}", "stage", parent)
+            boxes.append(stage)
+            boxes[parent].children.append(stage.id)
+            current_stage, stage_start = stage.id, first
+        if call.parent in flat_lists:
+            boxes[parent].blocks += repeat.get(call.index, 1)  # the list counts its blocks, not its stages
+            parent = current_stage
+            position = int(call.name.rsplit(".", 1)[1]) - stage_start
+            renamed[call.name] = f"{boxes[current_stage].name}.{position}"
+        box = Box(
+            len(boxes),
+            call.name,
+            call.kind,
+            parent,
+            repeat.get(call.index, 1),
+            key=_rekey(call.name, renamed),
+        )
         box_of_block[call.index] = box.id
         boxes.append(box)
         if parent is not None:
@@ -212,6 +243,7 @@ def build_graph(trace: Trace, rows: dict[int, object]) -> tuple[list[Node], list
             repeat=multiplier[box] if box is not None else 1,
             groups=getattr(op.module, "groups", 1) if isinstance(getattr(op.module, "groups", 1), int) else 1,
         )
+        node.key = _rekey(node.name, renamed)
         row = rows.get(op.index)
         if row is not None:
             node.params, node.macs, node.memory = row.params, row.macs, row.activation_bytes
@@ -256,6 +288,53 @@ def build_graph(trace: Trace, rows: dict[int, object]) -> tuple[list[Node], list
                 shape = visible[source].shape or ()
                 edges.append(Edge(visible[source].id, output.id, shape, shape))
     return nodes, edges, boxes
+
+
+def _flat_stages(trace: Trace, hidden: set[int]) -> dict[int, tuple[int, int]]:
+    """The stages of every flat list of blocks: {a stage's first block: (the stage's number, from 1; the block's
+    index in its list)}.
+
+    A flat list is a block whose forward calls only blocks (no layer of its own), each taking the one output of the
+    one before, whose names are its numbered children (an ``nn.Sequential``). A new stage starts where a block's
+    output differs in shape from its input (a stride, other channels). The list is split only if that gives two
+    stages or more and one of them holds two blocks or more: torchvision's ``layer2``, already one stage, and
+    DenseNet's alternating blocks and transitions are left as they are.
+    """
+    found: dict[int, tuple[int, int]] = {}
+    for call in trace.blocks:
+        if call.index in hidden or call.nodes or len(call.children) < 3:
+            continue
+        calls = [trace.blocks[c] for c in call.children]  # the hidden blocks of ×N runs included
+        numbered = all(
+            c.name.rsplit(".", 1)[-1].isdigit() and c.name.startswith(call.name + ".") for c in calls
+        )
+        chained = all(after.inputs == before.outputs for before, after in zip(calls, calls[1:]))
+        if not (numbered and chained):
+            continue
+        # a block that changes the shape is never inside a ×N run (the next block's input differs from its own),
+        # so every stage's first block is drawn
+        starts = [i for i, c in enumerate(calls) if i == 0 or c.input_shapes != c.output_shapes]
+        sizes = [
+            sum(c.stands_for for c in calls[start:end])
+            for start, end in zip(starts, [*starts[1:], len(calls)])
+        ]
+        if len(starts) < 2 or max(sizes) < 2:
+            continue
+        for number, start in enumerate(starts, 1):
+            found[calls[start].index] = (number, int(calls[start].name.rsplit(".", 1)[1]))
+    return found
+
+
+def _rekey(name: str, renamed: dict[str, str]) -> str:
+    """``name`` with the path of its block in a flat list replaced by its path in its stage box."""
+    if not renamed:
+        return name
+    parts = name.replace("/", ".").split(".")
+    for cut in range(len(parts), 0, -1):  # the longest renamed prefix
+        prefix = ".".join(parts[:cut])
+        if prefix in renamed and (len(name) == len(prefix) or name[len(prefix)] in "./"):
+            return renamed[prefix] + name[len(prefix) :]
+    return name
 
 
 def _short_config(module) -> str:

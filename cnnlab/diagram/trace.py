@@ -5,6 +5,12 @@ a ``TorchFunctionMode`` sees what a forward does between them: ``torch.cat`` and
 become nodes of their own (the Inception module's concatenation, ResNet's addition), and a reshape or a
 functional activation passes its input's producer on. Nothing of torch is replaced; the model's own
 parameters are swapped for meta copies while the pass lasts, and the very same tensors are put back.
+
+A run of identical blocks in an ``nn.Sequential`` (ResNet-101's 22 twin blocks of its third stage) is traced through
+its first block alone: the diagram draws the run once, as that block ×N, and the blocks after it would only repeat
+its graph. While the pass lasts, the Sequential holds that block in place of the run (its ``_modules``, put back
+after); the block is then known to stand for N (``BlockCall.stands_for``). Where that is not sure to draw the same
+diagram (the block changes the shape, or the pass fails), the model is traced again in full.
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ class BlockCall:
     output_shapes: tuple[tuple[int, ...], ...] = ()
     signature: object = None  # what makes two calls identical; None: the module's structure decides
     kind: str = ""  # the block's class name
+    stands_for: int = 1  # the identical blocks in a row this call was traced for (see _shortened_runs)
 
 
 @dataclass
@@ -324,18 +331,109 @@ def _meta_weights(model: nn.Module):
             store[name] = tensor
 
 
+def structure(module: nn.Module) -> tuple:
+    """What makes two blocks identical: every submodule's path, class, settings and parameter shapes."""
+    return tuple(
+        (
+            name,
+            type(m),
+            m.extra_repr(),
+            tuple((k, tuple(p.shape)) for k, p in m._parameters.items() if p is not None),
+        )
+        for name, m in module.named_modules()
+    )
+
+
+def _hooked(module: nn.Module) -> bool:
+    """A hook may read or change what a block computes: such a block is traced as it is."""
+    return any(
+        m._forward_hooks or m._forward_pre_hooks or getattr(m, "_forward_hooks_with_kwargs", None)
+        for m in module.modules()
+    )
+
+
+@contextmanager
+def _shortened_runs(model: nn.Module, structures: dict[int, tuple]):
+    """Every run of 2 or more identical blocks in an ``nn.Sequential`` (of the Sequential's own forward, no hook)
+    replaced by its first block while the context lasts; yields {id(that block): the run's length}."""
+    stands_for: dict[int, int] = {}
+    replaced: list[tuple[nn.Module, dict]] = []
+
+    def key(module: nn.Module) -> tuple:
+        if id(module) not in structures:
+            structures[id(module)] = structure(module)
+        return (type(module), structures[id(module)])
+
+    try:
+        for container in list(model.modules()):
+            if type(container).forward is not nn.Sequential.forward or len(container._modules) < 2:
+                continue
+            items = [(name, m) for name, m in container._modules.items() if m is not None]
+            kept, i = [], 0
+            while i < len(items):
+                first = items[i][1]
+                j = i + 1
+                if first._modules and not _hooked(first):  # a block, not a layer
+                    while j < len(items) and items[j][1]._modules and not _hooked(items[j][1]):
+                        if key(items[j][1]) != key(first):
+                            break
+                        j += 1
+                kept.append(items[i])
+                if j - i > 1 and id(first) not in stands_for:
+                    stands_for[id(first)] = j - i
+                else:
+                    kept += items[i + 1 : j]
+                i = j
+            if len(kept) < len(items):
+                replaced.append((container, container._modules))
+                container._modules = dict(kept)
+        yield stands_for
+    finally:
+        for container, modules in reversed(replaced):
+            container._modules = modules
+
+
 def trace_forward(
     model: nn.Module,
     input_shape: tuple[int, ...],
     known_shapes: dict[str, list[tuple[int, ...]]] | None = None,
     *,
     training: bool = False,
+    whole: bool = False,
 ) -> Trace:
     """The graph of one forward pass of a batch of one ``input_shape`` image, on the meta device.
 
     ``known_shapes``: {layer name: its output shape at each call}, from the model's summary at this input.
     ``training``: trace the forward of training mode (layers that run only in training are drawn), not eval's.
+    A run of identical blocks in an ``nn.Sequential`` is traced through its first block, which stands for the run
+    (``BlockCall.stands_for``); ``whole=True`` traces every block.
     """
+    if whole:
+        return _trace(model, input_shape, known_shapes, training)
+    structures: dict[int, tuple] = {}
+    with _shortened_runs(model, structures) as stands_for:
+        trace = _trace(model, input_shape, known_shapes, training)
+    if not stands_for:
+        return trace
+    calls = {}
+    for call in trace.blocks:
+        if id(call.module) in stands_for:
+            calls.setdefault(id(call.module), []).append(call)
+    # the run's first block must hand its own shape on (then each twin does the same) and be called once
+    holds = trace.failed is None and all(
+        len(found) == 1 and len(found[0].outputs) == 1 and found[0].input_shapes == found[0].output_shapes
+        for found in calls.values()
+    )
+    if not holds or len(calls) != len(stands_for):
+        return _trace(model, input_shape, known_shapes, training)
+    for call in trace.blocks:
+        call.stands_for = stands_for.get(id(call.module), 1)
+        if id(call.module) in structures:  # computed already: the graph compares blocks by it
+            call.signature = (type(call.module), structures[id(call.module)])
+    return trace
+
+
+def _trace(model: nn.Module, input_shape: tuple[int, ...], known_shapes, training: bool = False) -> Trace:
     tracer = _Tracer(model, known_shapes)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
     x = torch.empty((1, *input_shape), dtype=dtype, device="meta")

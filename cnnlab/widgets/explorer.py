@@ -1,4 +1,4 @@
-"""The explorer: one ipywidget per control, wired by hand with ``.observe``.
+"""The explorer: one ipywidget per control, wired by hand with ``.observe``, and the live diagram of the net.
 
 ``ipywidgets.interact`` is not used: it has been reported to hang headless execution and autograding
 (nbconvert#1921, otter-grader#755). Here the first render happens while ``explore(...)`` runs, so a
@@ -10,7 +10,9 @@ from __future__ import annotations
 import gc
 import re
 import traceback
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,34 @@ from torch import nn
 from torch.utils._device import DeviceContext
 
 from .. import fmt
+from ..diagram import COLOURS, Diagram, draw
 from ..errors import ConfigError, first_line
 from ..summary import BlockMemory, Summary, summarize, summary_html
 from .compare import Diff, compare
 from .config import Choice, IntRange, Setup, resolve
-from .render import chart_html, diff_html, greyed, message_html
+from .render import (
+    chart_html,
+    diagram_html,
+    diagram_note_html,
+    diff_html,
+    greyed,
+    message_html,
+    static_diagram_html,
+)
 
 __all__ = ["Explorer", "explore"]
 
 
-def explore(build, *, input_shape=(3, 224, 224), baseline: dict | None = None, **controls) -> Explorer:
-    """Sliders and dropdowns over ``build``'s arguments, with a live summary table against a baseline.
+def explore(
+    build,
+    *,
+    input_shape=(3, 224, 224),
+    baseline: dict | None = None,
+    diagram: bool = True,
+    colour: str = "macs",
+    **controls,
+) -> Explorer:
+    """Sliders and dropdowns over ``build``'s arguments, with a live summary table and diagram against a baseline.
 
     ``kernel=(3, 11)`` or ``(3, 11, 2)`` makes a slider; a list such as ``pool=["max", "avg"]``, or
     ``choices([...])``, a dropdown; ``input_size=(32, 256, 8)`` sets the input's height and width
@@ -38,17 +57,28 @@ def explore(build, *, input_shape=(3, 224, 224), baseline: dict | None = None, *
     default, or at ``baseline``'s value: the baseline is the configuration every other is compared to.
     ``input_shape`` is (C, H, W) of one image; when ``build`` takes ``input_size``, H and W follow it.
 
+    Below the table, the net's diagram (``cnnlab.draw``) is redrawn on every move, with the layers and blocks that
+    differ from the baseline outlined in blue; a configuration that cannot work is drawn up to the layer that
+    fails. ``diagram=False`` leaves it out; ``colour`` ("macs", "params" or "memory") is what tints its nodes at
+    first, and a dropdown in the explorer changes it.
+
         explore(vgg, conv1_kernel=(1, 11, 2), width=[32, 64, 128], input_size=(32, 256, 32))
     """
-    return Explorer(resolve(build, input_shape, baseline, controls))
+    return Explorer(resolve(build, input_shape, baseline, controls), diagram=diagram, colour=colour)
 
 
 class Explorer:
-    """What ``explore`` returns: ``.widget`` displays it; ``.set(kernel=5)`` moves a control from code."""
+    """What ``explore`` returns: ``.widget`` displays it; ``.set(kernel=5)`` shows the baseline with one control
+    moved, ``.move(kernel=5)`` moves it and keeps the others where they are."""
 
-    def __init__(self, setup: Setup):
+    def __init__(self, setup: Setup, *, diagram: bool = True, colour: str = "macs"):
+        if colour not in COLOURS:
+            raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {colour!r}")
         self._setup = setup
         self._blocks = BlockMemory()  # blocks met in earlier configurations are replayed, not run again
+        self._model: nn.Module | None = (
+            None  # the model of the configuration summarised last (None: not built)
+        )
         try:
             self.baseline_summary: Summary = self._summarize(setup.baseline)
         except ConfigError as error:
@@ -58,14 +88,26 @@ class Explorer:
         self.summary: Summary | None = None  # None while the current configuration cannot work
         self.diff: Diff | None = None
         self.message = ""  # the sentence saying why the current configuration cannot work
+        # the diagram of the current configuration (of the last that could be built, while one cannot), and the
+        # baseline's, against which it marks what changed; None with diagram=False
+        self.baseline_diagram: Diagram | None = None
+        self.diagram: Diagram | None = None
+        self._diagram_on = diagram
+        self._diagram_greyed = False  # the diagram shown is the last one drawn, faded: the current cannot be
         self._holding = False  # set() moves several controls, then updates once
         self._controls = {c.name: _make_control(c, setup.baseline[c.name]) for c in setup.controls}
-        self._message, self._diff, self._table, self._chart = (widgets.HTML() for _ in range(4))
+        self._message, self._diff, self._table, self._chart, self._diagram = (
+            widgets.HTML() for _ in range(5)
+        )
+        self._colour = _make_colour_control(colour)
+        if diagram:
+            self.baseline_diagram = self._try_draw(setup.baseline, self.baseline_summary, None)
         self._last_good = ("", "", "")  # table, chart, diff
         self.widget = self._layout()
         self._show(self.baseline_summary)
         for control in self._controls.values():
             control.observe(self._on_change, names="value")
+        self._colour.observe(self._on_colour, names="value")
 
     # --- state -----------------------------------------------------------------------------------
     @property
@@ -95,13 +137,68 @@ class Explorer:
     def diff_html(self) -> str:
         return self._diff.value
 
+    @property
+    def diagram_html(self) -> str:
+        """The diagram as the explorer shows it ('' with diagram=False)."""
+        return self._diagram.value
+
+    @property
+    def colour(self) -> str:
+        """What tints the diagram's nodes: "macs", "params" or "memory"; the explorer's dropdown sets it."""
+        return self._colour.value
+
+    @colour.setter
+    def colour(self, value: str) -> None:
+        if value not in COLOURS:
+            raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {value!r}")
+        self._colour.value = value
+
     # --- changes ---------------------------------------------------------------------------------
     def set(self, **values) -> Explorer:
-        """Move controls, as a student would, then update once: ``explorer.set(kernel=5, stride=2)``."""
+        """The baseline with these controls moved, then one update: ``explorer.set(kernel=5, stride=2)``.
+
+        Every control not named goes back to the baseline, so a line labelled ``{'in_channels': 832}`` shows that
+        change alone, whatever was set before; ``move`` keeps earlier moves. A configuration that cannot work
+        leaves ``summary`` and ``diff`` None and says why in ``message``; ``each`` prints that and skips it.
+        """
+        self._check(values)
+        return self._apply({**{name: self._setup.baseline[name] for name in self._controls}, **values})
+
+    def move(self, **values) -> Explorer:
+        """Move these controls, keeping the others where they are (as a student's hand on the sliders), then
+        update once: moves accumulate, ``explorer.move(conv1_stride=2).move(conv2_stride=2)`` has both."""
+        self._check(values)
+        return self._apply(values)
+
+    def reset(self) -> Explorer:
+        """Every control back to the baseline."""
+        return self.set()
+
+    def each(self, moves: Iterable) -> Iterator[tuple[str, dict]]:
+        """Each move from the baseline (``set``), for a loop that reads the explorer after it:
+
+            for label, move in explorer.each([("ResNet-101", dict(stage3=23)), dict(width=32)]):
+                print(label, explorer.summary.headline())
+
+        Yields (label, move) once the explorer shows the move; a move without a label is labelled by its dict. A
+        move that cannot work is not yielded: its label and the sentence saying why are printed instead, so the
+        loop never meets a ``summary`` of None.
+        """
+        for item in moves:
+            label, move = item if isinstance(item, tuple) else (str(item), item)
+            self.set(**move)
+            if self.summary is None:
+                print(f"{label}: cannot work: {self.message}")
+                continue
+            yield label, move
+
+    def _check(self, values: dict) -> None:
         for name, value in values.items():
             control = self._control(name)
             if value not in control:
                 raise ConfigError(f"{name}={value!r} is not offered by its control ({control.describe()})")
+
+    def _apply(self, values: dict) -> Explorer:
         self._holding = True
         try:
             for name, value in values.items():
@@ -110,10 +207,6 @@ class Explorer:
             self._holding = False
         self._update()
         return self
-
-    def reset(self) -> Explorer:
-        """Every control back to the baseline."""
-        return self.set(**{name: self._setup.baseline[name] for name in self._controls})
 
     def _control(self, name: str) -> IntRange | Choice:
         for control in self._setup.controls:
@@ -124,6 +217,13 @@ class Explorer:
     def _on_change(self, change) -> None:
         if not self._holding:
             self._update()
+
+    def _on_colour(self, change) -> None:
+        """Recolours the diagram: the same graph, laid out already, with other shares."""
+        if self.diagram is None:
+            return
+        self.diagram = replace(self.diagram, colour=change["new"])
+        self._diagram.value = diagram_html(self.diagram.svg, greyed_out=self._diagram_greyed)
 
     def _update(self) -> None:
         with _no_collection_pauses():
@@ -136,8 +236,11 @@ class Explorer:
 
     # --- one configuration -----------------------------------------------------------------------
     def _summarize(self, config: dict) -> Summary:
-        """Build on the meta device (no weights allocated) and summarise, or raise ConfigError with a sentence."""
+        """Build on the meta device (no weights allocated) and summarise, or raise ConfigError with a sentence.
+
+        The model built is kept in ``_model`` (None when the build failed), for the diagram."""
         kwargs = self._setup.build_kwargs(config)
+        self._model = None
         try:
             with _MetaBuild():
                 model = self._setup.build(**kwargs)
@@ -154,6 +257,7 @@ class Explorer:
         if not isinstance(model, nn.Module):
             call = _call(self._setup.build, kwargs)
             raise ConfigError(f"{call} returned {type(model).__name__}, not an nn.Module")
+        self._model = model
         try:
             return summarize(model, self._setup.input_shape_of(config), blocks=self._blocks)
         except ConfigError:
@@ -172,20 +276,64 @@ class Explorer:
         )
         self._table.value, self._chart.value, self._diff.value = self._last_good
         self._message.value = ""
+        if self.baseline_diagram is not None:
+            drawn = self._try_draw(self.config, summary, None)
+            if drawn is not None:
+                self.diagram, self._diagram_greyed = drawn, False
+                self._diagram.value = diagram_html(drawn.svg)
 
     def _show_failure(self, message: str) -> None:
         self.summary, self.diff, self.message = None, None, message
         self._message.value = message_html(message)
         self._table.value, self._chart.value, self._diff.value = (greyed(part) for part in self._last_good)
+        if self.baseline_diagram is None:
+            return
+        refused = None
+        if self._model is not None:  # built, then refused: drawn up to the layer that fails, marked
+            try:
+                refused = self._try_draw(self.config, None, message)
+            except ConfigError:  # summarize refused a net that runs (see draw): nothing to mark
+                refused = None
+        if refused is not None:
+            self.diagram = refused
+        elif self.diagram is None:  # nothing drawn yet to show faded: the diagram area keeps its note
+            return
+        self._diagram_greyed = refused is None  # not built: the last diagram stays, faded
+        self._diagram.value = diagram_html(self.diagram.svg, greyed_out=self._diagram_greyed)
+
+    def _try_draw(self, config: dict, summary: Summary | None, refusal: str | None) -> Diagram | None:
+        """The diagram of the model built last, from its summary (or summarize's refusal of it), against the
+        baseline's. An unchanged graph keeps its layout (``cnnlab.diagram.layout``), so a moved ×N slider costs
+        the trace and the picture, not a new layout.
+
+        The diagram is an aid beside the table: a net it cannot draw, for a reason of the diagram's own, keeps its
+        table and chart, and the diagram area says why (None is returned). A ConfigError is the net's refusal and
+        is raised as such."""
+        try:
+            return draw(
+                self._model,
+                self._setup.input_shape_of(config),
+                colour=self.colour,
+                summary=summary,
+                refusal=refusal,
+                baseline=self.baseline_diagram,
+            )
+        except ConfigError:
+            raise
+        except Exception as error:
+            self._diagram.value = diagram_note_html(f"The diagram cannot be drawn: {first_line(error)}")
+            return None
 
     # --- display ---------------------------------------------------------------------------------
     def _layout(self) -> widgets.Box:
         reset = widgets.Button(description="back to baseline")
         reset.on_click(lambda _: self.reset())
         wrap = widgets.Layout(flex_flow="row wrap", align_items="flex-start")
-        controls = widgets.HBox([*self._controls.values(), reset], layout=wrap)
+        extra = [self._colour] if self._diagram_on else []
+        controls = widgets.HBox([*self._controls.values(), *extra, reset], layout=wrap)
         views = widgets.HBox([self._table, self._chart], layout=wrap)
-        return widgets.VBox([controls, self._message, self._diff, views])
+        diagram = [self._diagram] if self._diagram_on else []
+        return widgets.VBox([controls, self._message, self._diff, views, *diagram])
 
     def _repr_mimebundle_(self, **kwargs) -> dict:
         """The live widget, with a static copy (text/html) for viewers without widgets."""
@@ -194,6 +342,19 @@ class Explorer:
         bundle["text/html"] = "".join(parts)
         bundle["text/plain"] = repr(self)
         return bundle
+
+    def _ipython_display_(self) -> None:
+        """The widget, then the diagram once more as a static output of the cell.
+
+        A saved notebook keeps the widget as a reference to widget state, which a viewer without a kernel
+        (nbconvert's HTML, nbviewer) may not render; the static copy is a plain HTML output holding the SVG, so
+        the picture survives. Where the live widget renders, its diagram's style hides the static copy.
+        """
+        from IPython.display import display
+
+        display(self._repr_mimebundle_(), raw=True)
+        if self.diagram is not None:
+            display({"text/html": static_diagram_html(self.diagram.svg)}, raw=True)
 
     def __repr__(self) -> str:
         now = self.summary.headline() if self.summary else f"cannot work: {self.message}"
@@ -253,6 +414,13 @@ class _MetaBuild(DeviceContext):
             if isinstance(tensor, torch.Tensor) and tensor.is_meta:
                 return tensor
         return super().__torch_function__(func, types, args, kwargs)
+
+
+def _make_colour_control(colour: str) -> widgets.Dropdown:
+    options = [("MACs", "macs"), ("parameters", "params"), ("activation memory", "memory")]
+    return widgets.Dropdown(
+        options=options, value=colour, description="diagram colour", style={"description_width": "initial"}
+    )
 
 
 def _make_control(control: IntRange | Choice, value) -> widgets.ValueWidget:

@@ -9,7 +9,15 @@ from ..errors import ConfigError
 from ..summary import Summary
 from .compare import Diff
 
-__all__ = ["chart_html", "diff_html", "greyed", "message_html"]
+__all__ = [
+    "chart_html",
+    "diagram_html",
+    "diagram_note_html",
+    "diff_html",
+    "greyed",
+    "message_html",
+    "static_diagram_html",
+]
 
 _BAR_PX = 180  # the longest bar
 _TINT = "#fff3c4"  # as summary_html's highlighted rows
@@ -70,3 +78,25 @@ def message_html(message: str) -> str:
 def greyed(fragment: str) -> str:
     """The last good output, shown faded while the current configuration cannot work."""
     return f"<div style='opacity:0.35' title='the last configuration that worked'>{fragment}</div>"
+
+
+# The class of the static copy of an explorer's diagram (see Explorer._ipython_display_): the live widget's
+# diagram carries the rule that hides it, so a page shows the copy only where no widget renders.
+STATIC_CLASS = "cnnlab-static-diagram"
+_DIAGRAM_BOX = "max-height:720px;overflow:auto;border-top:1px solid #dee2e6;margin-top:6px;padding-top:4px"
+
+
+def diagram_html(svg: str, greyed_out: bool = False) -> str:
+    """The live diagram, scrolled when tall (ResNet-152's is); faded while it is the last one that could be drawn."""
+    inner = greyed(svg) if greyed_out else svg
+    return f"<style>.{STATIC_CLASS}{{display:none}}</style><div class='cnnlab-live-diagram' style='{_DIAGRAM_BOX}'>{inner}</div>"
+
+
+def diagram_note_html(text: str) -> str:
+    """A sentence in place of the diagram (one the explorer could not draw)."""
+    return f"<div class='cnnlab-live-diagram' style='color:#555;font-style:italic'>{html.escape(text)}</div>"
+
+
+def static_diagram_html(svg: str) -> str:
+    """The diagram as a plain output, for a saved notebook opened where the widget cannot render."""
+    return f"<div class='{STATIC_CLASS}' style='{_DIAGRAM_BOX}'>{svg}</div>"

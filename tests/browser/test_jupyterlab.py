@@ -13,6 +13,7 @@ browser stop at the end, pass or fail, and the last test checks that no process 
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures
 import re
 import shutil
@@ -35,6 +36,7 @@ from course import (
 )
 from lab import CHROMIUM, KERNEL_DISPLAY_NAME, KERNEL_NAME, Chromium, JupyterLab, leftover_processes
 from pages import NotebookTab, click_menu, dismiss_news, screenshot
+from playwright.sync_api import expect
 from tiny_budget import with_tiny_budget
 
 from cnnlab import fmt, summarize
@@ -53,6 +55,20 @@ IMPOSSIBLE = {"conv1_stride": "End", "conv2_stride": "End", "input_size": "Home"
 GRADED_ASSIGNMENT = "00_foundations"  # quick: validated and autograded here
 SOLUTION_NOTEBOOKS = [f"{a}/{nb.name}" for a in assignment_ids() for nb in notebooks_of(a)]
 LAYER_NAME = re.compile(r"^(CONV|POOL|NORM|FC)\d")
+# Notebook 06's live diagram: its explorer, the cells that define what it explores, and a stage slider
+DIAGRAM_NOTEBOOK = "06_resnet/resnet.ipynb"
+DIAGRAM_CELLS = ("basic_block", "bottleneck_block", "resnet_builder", "explorer_build")
+STAGE_CONTROL = "stage3"  # ResNet-50's 6 blocks, drawn as stages.stage3: its first block and one box ×5
+# Notebook 06's explorer cannot refuse a setting (an adaptive pool takes any map), so the test adds one cell below it:
+# the same ResNet with the 2015 paper's fixed 7×7 average pool, which a 192×192 input leaves a 6×6 map.
+FIXED_POOL_CELL = """\
+def resnet_fixed_pool(stage4=3, input_size=224):
+    net = resnet_family(stage4=stage4)
+    net.head[0] = nn.AvgPool2d(7)
+    return net
+
+
+explore(resnet_fixed_pool, input_shape=(3, 224, 224), stage4=(1, 8), input_size=(64, 320, 32))"""
 
 
 # --- the course copy, the server, the browser ---------------------------------------------------------------
@@ -101,6 +117,12 @@ def write_student_notebooks(root: Path) -> None:
     """What students have: lectures/ as released, completed from solutions/ where a test needs it."""
     assignment, name = EXPLORER_NOTEBOOK.split("/")
     filled = perfect_submission(LECTURES / assignment / name, SOLUTIONS / assignment / name)
+    (root / "student" / assignment).mkdir(parents=True)
+    nbformat.write(as_course_kernel(filled), root / "student" / assignment / name)
+    assignment, name = DIAGRAM_NOTEBOOK.split("/")
+    filled = perfect_submission(LECTURES / assignment / name, SOLUTIONS / assignment / name)
+    explorer_at = next(i for i, c in enumerate(filled.cells) if is_explorer_cell(c))
+    filled.cells.insert(explorer_at + 1, nbformat.v4.new_code_cell(FIXED_POOL_CELL))
     (root / "student" / assignment).mkdir(parents=True)
     nbformat.write(as_course_kernel(filled), root / "student" / assignment / name)
     for nb in notebooks_of(GRADED_ASSIGNMENT, LECTURES):
@@ -192,6 +214,32 @@ def slider(cell, name: str):
     return cell.locator(".widget-slider", has=label)
 
 
+def is_explorer_cell(cell) -> bool:
+    return cell.cell_type == "code" and cell.source.lstrip().startswith("explore(")
+
+
+def slider_ranges(source: str) -> dict[str, tuple[int, int]]:
+    """{control: (low, high)} of the integer ranges an ``explore(...)`` cell gives, read from its code."""
+    call = ast.parse(source).body[-1].value
+    ranges = {}
+    for keyword in call.keywords:
+        value = keyword.value
+        if isinstance(value, ast.Tuple) and all(isinstance(e, ast.Constant) for e in value.elts):
+            numbers = [e.value for e in value.elts]
+            if all(isinstance(n, int) for n in numbers) and len(numbers) in (2, 3):
+                ranges[keyword.arg] = (numbers[0], numbers[1])
+    return ranges
+
+
+def run_cells(tab: NotebookTab, indices: list[int], timeout_s: float = 180) -> None:
+    """Run the given cells one by one, as a student does with Shift+Enter, each after the one before is done."""
+    for index in indices:
+        tab.select(index)
+        tab.menu("Run", "notebook:run-cell")
+        prompt = tab.cell(index).locator(".jp-InputPrompt")
+        expect(prompt).to_have_text(re.compile(r"^\[\d+\]:$"), timeout=timeout_s * 1000)
+
+
 # --- the student's path ---------------------------------------------------------------------------------------
 
 
@@ -229,34 +277,35 @@ def test_explorer_renders_follows_the_stride_slider_and_names_the_failing_layer(
     conv1_output = table.locator("tbody tr").first.locator("td").nth(3)
     assert conv1_output.inner_text() == fmt.shape(baseline.rows[0].output_shape)
 
-    # 2. Move CONV1's stride slider with the keyboard, as a student can: shape and MACs follow.
+    # 2. Move CONV1's stride slider with the keyboard, as a student can: shape and MACs follow. The page updates
+    # on its own time, so every read of it after the key presses is a waiting assertion, never an immediate read.
     key, presses = STRIDE_MOVE
-    stride.locator(".noUi-handle").focus()
-    for _ in range(presses):
-        page.keyboard.press(key)
     moved = explorer_summary(build, conv1_stride=4 - presses)
     expected_shape = fmt.shape(moved.rows[0].output_shape)
     expected_macs = f"{moved.total_macs:,} MACs"
-    assert expected_shape != conv1_output.inner_text() and moved.total_macs != baseline.total_macs
-    page.wait_for_function(
-        "([cell, shape, macs]) => cell.innerText.includes(macs) &&"
-        " cell.querySelector('.cnnlab-summary tbody tr td:nth-child(4)').innerText === shape",
-        arg=[cell.element_handle(), expected_shape, expected_macs],
+    # the move must change what is checked: against the baseline computed here, not the live page
+    assert (
+        expected_shape != fmt.shape(baseline.rows[0].output_shape) and moved.total_macs != baseline.total_macs
     )
-    screenshot(page, "2-conv1-stride")
-    assert stride.locator(".widget-readout").inner_text() == str(4 - presses)
-    assert conv1_output.inner_text() == expected_shape
+    stride.locator(".noUi-handle").focus()
+    for _ in range(presses):
+        page.keyboard.press(key)
+    expect(stride.locator(".widget-readout")).to_have_text(str(4 - presses))
+    expect(conv1_output).to_have_text(expected_shape)
     total_row_macs = table.locator("tr.total td").nth(5)
-    assert total_row_macs.inner_text() == fmt.count(moved.total_macs)
-    assert expected_macs in cell.inner_text()  # the headline under the table
+    expect(total_row_macs).to_have_text(fmt.count(moved.total_macs))
+    expect(cell).to_contain_text(expected_macs)  # the headline under the table
+    screenshot(page, "2-conv1-stride")
 
     # 3. An impossible configuration: a sentence that names the layer, from the student's own builder.
+    ranges = slider_ranges(nb.cells[explorer_index].source)
     config = {}
     for name, key in IMPOSSIBLE.items():
         control = slider(cell, name)
         control.locator(".noUi-handle").focus()
         page.keyboard.press(key)
-        config[name] = int(control.locator(".widget-readout").inner_text())
+        config[name] = ranges[name][1] if key == "End" else ranges[name][0]
+        expect(control.locator(".widget-readout")).to_have_text(str(config[name]))
     with pytest.raises(ConfigError) as refusal:
         explorer_summary(build, **config)
     message = str(refusal.value)
@@ -265,6 +314,68 @@ def test_explorer_renders_follows_the_stride_slider_and_names_the_failing_layer(
     shown.wait_for()
     screenshot(page, "3-impossible-configuration")
     assert ConfigError.title in cell.inner_text()
+    assert tab.widget_errors() == 0
+
+
+def test_notebook_06_explorer_draws_its_diagram_follows_a_stage_slider_and_marks_a_refused_layer(lab, page):
+    namespace = solution_code(DIAGRAM_NOTEBOOK, *DIAGRAM_CELLS)
+    nb = nbformat.read(lab.root / "student" / DIAGRAM_NOTEBOOK, as_version=4)
+    grade_ids = {c.metadata.get("nbgrader", {}).get("grade_id"): i for i, c in enumerate(nb.cells)}
+    imports = next(
+        i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "setup_notebook(" in c.source
+    )
+    explorer_index = next(i for i, c in enumerate(nb.cells) if is_explorer_cell(c))
+    tab = NotebookTab(page, lab, f"student/{DIAGRAM_NOTEBOOK}").open()
+    run_cells(tab, [imports, *(grade_ids[g] for g in DIAGRAM_CELLS), explorer_index])
+
+    # 1. The diagram is drawn in the explorer's output: ResNet-50's four stages, the third 6 blocks (1 + ×5).
+    cell = tab.cell(explorer_index)
+    diagram = cell.locator(".cnnlab-live-diagram svg.cnnlab-diagram")
+    expect(diagram).to_be_visible(timeout=60_000)
+    stage3 = diagram.locator('g.box[data-name="stages.stage3"]')
+    expect(stage3).to_have_attribute("data-blocks", "6")
+    expect(diagram.locator('g.box[data-name="stages.8"]')).to_have_attribute("data-repeat", "5")
+    expect(diagram.locator('g.box[data-name^="stages.stage"]')).to_have_count(4)
+    expect(diagram.locator("g.node.changed")).to_have_count(0)  # the baseline: nothing changed yet
+    assert tab.widget_errors() == 0
+    screenshot(page, "6-resnet-diagram")
+
+    # 2. One more block in stage 3: its ×N, its box and the totals follow; stage 1 is unchanged.
+    control = slider(cell, STAGE_CONTROL)
+    control.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowRight")
+    expect(control.locator(".widget-readout")).to_have_text("7")
+    with torch.device("meta"):
+        moved = summarize(namespace["resnet_family"](stage3=7), (3, 224, 224))
+    expect(diagram.locator('g.box[data-name="stages.8"]')).to_have_attribute("data-repeat", "6")
+    expect(stage3).to_have_attribute("data-blocks", "7")
+    expect(diagram).to_contain_text(f"{moved.total_params:,} params · {fmt.count(moved.total_macs)} MACs")
+    expect(cell.locator(".cnnlab-summary")).to_contain_text(f"{moved.total_params:,}")
+    expect(diagram.locator('g.box[data-name="stages.8"] rect')).to_have_attribute("stroke", "#1c7ed6")
+    assert diagram.locator('g.node.changed[data-name^="stages.0."]').count() == 0
+    screenshot(page, "7-resnet-diagram-stage3")
+
+    # 3. A refused setting: the layer that fails is outlined, with summarize's sentence under the diagram.
+    fixed_index = explorer_index + 1
+    run_cells(tab, [fixed_index])
+    fixed = tab.cell(fixed_index)
+    drawn = fixed.locator(".cnnlab-live-diagram svg.cnnlab-diagram")
+    expect(drawn).to_be_visible(timeout=60_000)
+    size = slider(fixed, "input_size")
+    size.locator(".noUi-handle").focus()
+    page.keyboard.press("ArrowLeft")
+    expect(size.locator(".widget-readout")).to_have_text("192")
+    net = namespace["resnet_family"]()
+    net.head[0] = torch.nn.AvgPool2d(7)
+    with pytest.raises(ConfigError) as refusal:
+        summarize(net.to("meta"), (3, 192, 192))
+    message = str(refusal.value)
+    assert message.startswith("layer 'head.0'"), message
+    failed = drawn.locator("g.node.failed")
+    expect(failed).to_have_attribute("data-name", "head.0")
+    expect(drawn.locator("text.refusal").first).to_contain_text(message.split()[0])
+    expect(fixed.get_by_text(message).first).to_be_visible()  # the explorer's own message, the same sentence
+    screenshot(page, "8-resnet-diagram-refused")
     assert tab.widget_errors() == 0
 
 
