@@ -1,5 +1,5 @@
 """Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic, the diagram of
-ResNet-50 and what its text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
+ResNet-50 and the trained mini's feature maps, and what their text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
 it) and no others, with a message that names the block.
 
 The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
@@ -19,7 +19,8 @@ from harness import Mistake, tomllib, unit
 from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
 from torch import nn
 
-from cnnlab import summarize
+from cnnlab import load_course_data, summarize
+from cnnlab.history import History
 
 NOTEBOOK = "06_resnet/resnet.ipynb"
 BUILD_CELLS = ("basic_block", "bottleneck_block", "identity_helpers", "resnet_builder")
@@ -153,3 +154,25 @@ def test_the_diagram_of_resnet50_follows_its_checks_and_shows_every_shortcut_and
     assert diagram.inputs_of(diagram.node("head.0"))[0].shape == (2048, 7, 7)
     hottest = max(diagram.nodes, key=diagram.share)  # as the text says
     assert hottest.kind == "Conv2d" and "3×3" in hottest.config and hottest.repeat > 1
+
+
+def test_the_feature_maps_follow_the_training_run_and_show_the_trained_minis_three_map_sizes(blocks):
+    index, source = cell_calling(NOTEBOOK, "show_feature_maps")
+    assert index_of(NOTEBOOK, "resnet_training_check") < index
+    assert "16×16 after the stride-2 stem and the first block, then 8×8 and 4×4" in text_before(
+        NOTEBOOK, index
+    )
+    namespace = solution_code(NOTEBOOK, *BUILD_CELLS, "mini_models")
+    torch.manual_seed(0)
+    resnet_mini = namespace["ResNet"](**namespace["RESNET_MINI"])
+    weights = {name: tensor.clone() for name, tensor in resnet_mini.state_dict().items()}
+    # what fit returns: the History of the run, holding the model it trained (no training here: its maps' layout)
+    history = History("ResNet", "cpu", "resnet-mini", epochs=6, batch_size=128, seed=0, model=resnet_mini)
+    namespace.update(history=history, data=load_course_data())
+    figure = run_cell(source, namespace)
+    # the image, then each map size's maps after its last block (16×16, 8×8, 4×4), six channels each
+    assert figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (1 + 3, 1 + 6)
+    assert "a test " + namespace["image_class"] in figure._suptitle.get_text()
+    assert resnet_mini.training and all(
+        torch.equal(t, weights[n]) for n, t in resnet_mini.state_dict().items()
+    )
