@@ -5,8 +5,9 @@
 Modules, one job each: ``arithmetic`` (conv arithmetic), ``summary`` (per-layer tables),
 ``data`` (the course dataset, CIFAR-10 reader), ``train`` (``fit``), ``checks`` (test-cell
 assertions), ``widgets`` (``explore``), ``notebook`` (the set-up cell), ``init`` (``he_init``), ``filters``
-(first-layer filters as a picture), ``diagram`` (``draw``: the net as a picture of its layers and blocks),
-``feature_maps`` (``show_feature_maps``: what each stage of a trained net makes of one image).
+(first-layer filters as a picture), ``diagram`` (``draw``: the net as a picture of its layers and blocks;
+``draw_side_by_side``: several nets on one colour scale), ``feature_maps`` (``show_feature_maps``: what each
+stage of a trained net makes of one image).
 It holds no answer to a graded exercise: students receive it.
 """
 
@@ -26,6 +27,7 @@ _LAZY = {
     "he_init": "cnnlab.init",
     "show_filters": "cnnlab.filters",
     "draw": "cnnlab.diagram",
+    "draw_side_by_side": "cnnlab.diagram.side_by_side",
     "show_feature_maps": "cnnlab.feature_maps",
 }
 _SUBMODULES = {

@@ -1,5 +1,6 @@
 """What a training run leaves behind: per-epoch curves, timings, and whether it diverged."""
 
+import copy
 import dataclasses
 import html
 import math
@@ -31,6 +32,8 @@ class History:
     says what happened; otherwise ``message`` is empty.
     ``model_name`` is the model's class; ``name`` the run's name (``fit(..., name="ZFNet-mini")``),
     shown in the summary line and the plot's title; ``run_name`` is ``name``, or the class when unnamed.
+    ``model`` is the model ``fit`` trained (the caller's own object, trained in place), so that a run whose model
+    was built inside the call, ``fit(ResNet(...), data)``, can still be looked at; ``to_dict`` leaves it out.
     """
 
     model_name: str
@@ -53,6 +56,7 @@ class History:
     diverged: bool = False
     message: str = ""
     name: str = ""
+    model: object = field(default=None, repr=False, compare=False)
 
     @property
     def run_name(self) -> str:
@@ -133,4 +137,8 @@ class History:
 
     def to_dict(self) -> dict:
         """Plain Python values, ready for ``json.dumps``; ``History(**d)`` rebuilds it."""
-        return dataclasses.asdict(self)
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if f.name != "model"
+        }

@@ -72,7 +72,8 @@ def fit(
     verbose: bool = True,
     name: str | None = None,
 ) -> History:
-    """Trains ``model`` on ``data`` and returns its History; the model ends on ``device``, in eval mode.
+    """Trains ``model`` on ``data`` and returns its History (``history.model`` is the model); the model ends on
+    ``device``, in eval mode.
 
     SGD with Nesterov momentum 0.9 and weight decay, the learning rate warmed up then cosine-decayed
     step by step, cross-entropy loss. ``budget`` names a row of ``BUDGETS`` ("lenet",
@@ -126,6 +127,7 @@ def fit(
         lr=plan.lr,
         steps_per_epoch=run.steps_per_epoch,
         name=run_name,
+        model=model,
     )
     if verbose:
         print(_header(history, model, augment))

@@ -330,6 +330,14 @@ def test_a_named_run_shows_its_name_everywhere(data, capsys):
     assert History(**history.to_dict()) == history
 
 
+def test_the_history_holds_the_trained_model_and_its_dict_does_not(data):
+    model = tiny_net()
+    history = fit(model, data, budget=ONE_EPOCH, device="cpu", progress=False, verbose=False)
+    assert history.model is model and not model.training  # trained in place, in eval mode
+    assert "model" not in history.to_dict() and "model=" not in repr(history)
+    assert History(**history.to_dict()).model is None
+
+
 def test_an_unnamed_run_is_named_for_its_model_class(history, data):
     assert (history.name, history.run_name) == ("Sequential", "Sequential")
     assert history.plot()._suptitle.get_text().startswith("Sequential on cpu")

@@ -47,6 +47,8 @@ class Diagram:
     message: str | None = None  # the refusal, as summarize gives it
     totals: dict[str, int] = field(default_factory=dict)
     training: bool = False  # traced in training mode: the layers that run only then are drawn too
+    # the measure's value tinted hottest, shared by nets drawn to compare; None: this net's largest node
+    scale: int | None = None
 
     # --- the graph ---------------------------------------------------------------------------------
     def node(self, name: str) -> Node:
@@ -88,9 +90,12 @@ class Diagram:
     @cached_property
     def svg(self) -> str:
         placement = place([n.id for n in self.nodes], [(e.source, e.target) for e in self.edges])
-        raw = {n.id: self.share(n) for n in self.nodes}
-        largest = max(raw.values(), default=0.0) or 1.0
-        shares = {n: s / largest for n, s in raw.items()}
+        if self.scale:  # one scale for several nets: a node is tinted by its value against it
+            shares = {n.id: _measure(n, self.colour) * n.repeat / self.scale for n in self.nodes}
+        else:
+            raw = {n.id: self.share(n) for n in self.nodes}
+            largest = max(raw.values(), default=0.0) or 1.0
+            shares = {n: s / largest for n, s in raw.items()}
         what = {"macs": "MACs", "params": "parameters", "memory": "activation memory"}[self.colour]
         if self.summary is not None:
             subtitle = (
@@ -103,6 +108,8 @@ class Diagram:
             subtitle = "refused: drawn up to the layer that fails"
         if self.training:
             subtitle += " · training mode (MACs: the summary's, of eval mode)"
+        if self.scale:
+            subtitle += f" · scale shared with other nets: {fmt.count(self.scale)} is the hottest"
         title = f"{self.model_name} on {fmt.shape(self.input_shape)}"
         return render_svg(
             title, subtitle, self.nodes, self.edges, self.boxes, placement, shares, self.message
@@ -145,6 +152,7 @@ def draw(
     summary: Summary | None = None,
     training: bool = False,
     refusal: str | None = None,
+    scale: int | None = None,
 ) -> Diagram:
     """The diagram of a model (an ``nn.Module``, or a builder such as ``resnet50`` called on the meta device),
     or of a ``Summary``.
@@ -158,7 +166,9 @@ def draw(
     ``training=True`` traces the forward pass of training mode, so that layers that run only then (GoogLeNet's
     auxiliary heads) are drawn; they show their parameters, and MACs only where the summary (of eval mode) has
     them. A model or builder that still raises ``NotImplementedError`` (a stub not written yet) gives a
-    diagram that says so in one sentence, where it can: the model is drawn up to the stub.
+    diagram that says so in one sentence, where it can: the model is drawn up to the stub. ``scale``: the value of
+    the measure that takes the hottest colour, so that several nets drawn with one ``scale`` are tinted alike
+    (``draw_side_by_side`` picks it); by default each net's largest node is the hottest.
     """
     if colour not in COLOURS:
         raise ConfigError(f"colour should be one of {', '.join(map(repr, COLOURS))}; got {colour!r}")
@@ -174,6 +184,7 @@ def draw(
         diagram = _from_model(model, shape, colour, summary, training, refusal)
     if baseline is not None:
         _mark_changes(diagram, baseline)
+    diagram.scale = scale
     return diagram
 
 

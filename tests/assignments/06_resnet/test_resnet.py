@@ -1,5 +1,5 @@
-"""Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic, and the usual
-mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
+"""Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic, the diagram of
+ResNet-50 and the trained mini's feature maps, and what their text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
 it) and no others, with a message that names the block.
 
 The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
@@ -16,9 +16,11 @@ import torch
 from course import ROOT, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
 from harness import Mistake, tomllib, unit
+from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
 from torch import nn
 
-from cnnlab import summarize
+from cnnlab import load_course_data, summarize
+from cnnlab.history import History
 
 NOTEBOOK = "06_resnet/resnet.ipynb"
 BUILD_CELLS = ("basic_block", "bottleneck_block", "identity_helpers", "resnet_builder")
@@ -110,3 +112,67 @@ def test_the_authoring_guide_shows_a_real_mistake_of_this_unit():
     (example,) = re.findall(r"```toml\n(.*?)```", guide, re.S)
     (entry,) = tomllib.loads(example)["mistake"]
     assert Mistake.from_entry(entry) in unit("06_resnet").mistakes
+
+
+# --- what the ungraded cells show ----------------------------------------------------------------------------------
+
+
+def test_the_diagram_of_resnet50_follows_its_checks_and_shows_every_shortcut_and_its_projections(blocks):
+    index, source = cell_calling(NOTEBOOK, "draw")
+    assert index_of(NOTEBOOK, "resnet_bottleneck_check") < index < first_explorer(NOTEBOOK)
+    text = text_before(NOTEBOOK, index)
+    assert "3, 4, 6 and 3 bottlenecks, 16 blocks in all" in text and "(×2, ×3, ×5 and ×2)" in text
+    diagram = run_cell(source, dict(blocks))
+    adds = [node for node in diagram.nodes if node.kind == "add"]
+    assert sum(add.repeat for add in adds) == 16  # one addition per block; a run drawn ×N counts its N
+    assert sorted(add.repeat for add in adds if add.repeat > 1) == [
+        2,
+        2,
+        3,
+        5,
+    ]  # each stage's blocks after its first
+    projected = []
+    for add in adds:
+        block = add.name.removesuffix("/add")  # "stages.3/add": the block that adds
+        conv1 = diagram.node(f"{block}.conv1")
+        (block_input,) = diagram.inputs_of(conv1)
+        # two inputs: the last batch norm and the shortcut, which arrives as a skip
+        (shortcut,) = [node for node in diagram.inputs_of(add) if node.name != f"{block}.bn3"]
+        assert shortcut.name.startswith(f"{block}.shortcut")
+        assert [edge.skip for edge in diagram.edges if edge.target == add.id].count(True) == 1
+        projection = [n.kind for n in diagram.nodes if n.name.startswith(f"{block}.shortcut.")]
+        if block_input.shape != add.shape:  # the shape changes: a 1×1 conv and its batch norm
+            assert (
+                projection == ["Conv2d", "BatchNorm2d"]
+                and "1×1" in diagram.node(f"{block}.shortcut.0").config
+            )
+            projected.append(block)
+        else:
+            assert projection == [] and shortcut.kind == "Identity"
+    assert projected == ["stages.0", "stages.3", "stages.7", "stages.13"]  # the first block of each stage
+    assert diagram.node("stem.3").shape == (64, 56, 56) and diagram.node("head.0").shape[0] == 2048
+    assert diagram.inputs_of(diagram.node("head.0"))[0].shape == (2048, 7, 7)
+    hottest = max(diagram.nodes, key=diagram.share)  # as the text says
+    assert hottest.kind == "Conv2d" and "3×3" in hottest.config and hottest.repeat > 1
+
+
+def test_the_feature_maps_follow_the_training_run_and_show_the_trained_minis_three_map_sizes(blocks):
+    index, source = cell_calling(NOTEBOOK, "show_feature_maps")
+    assert index_of(NOTEBOOK, "resnet_training_check") < index
+    assert "16×16 after the stride-2 stem and the first block, then 8×8 and 4×4" in text_before(
+        NOTEBOOK, index
+    )
+    namespace = solution_code(NOTEBOOK, *BUILD_CELLS, "mini_models")
+    torch.manual_seed(0)
+    resnet_mini = namespace["ResNet"](**namespace["RESNET_MINI"])
+    weights = {name: tensor.clone() for name, tensor in resnet_mini.state_dict().items()}
+    # what fit returns: the History of the run, holding the model it trained (no training here: its maps' layout)
+    history = History("ResNet", "cpu", "resnet-mini", epochs=6, batch_size=128, seed=0, model=resnet_mini)
+    namespace.update(history=history, data=load_course_data())
+    figure = run_cell(source, namespace)
+    # the image, then each map size's maps after its last block (16×16, 8×8, 4×4), six channels each
+    assert figure.axes[0].get_subplotspec().get_gridspec().get_geometry() == (1 + 3, 1 + 6)
+    assert "a test " + namespace["image_class"] in figure._suptitle.get_text()
+    assert resnet_mini.training and all(
+        torch.equal(t, weights[n]) for n, t in resnet_mini.state_dict().items()
+    )

@@ -1,5 +1,5 @@
 """Notebook 07 (comparing complexity): its reference nets against torchvision's figures, its graded checks
-against the usual mistakes, and the claims its charts make, computed from the same facts.
+against the usual mistakes, and the claims its charts and its diagrams make, computed from the same facts.
 
 The graded checks run in-process on the solution's code, with one mistake put in at a time: the mistakes are data,
 in mistakes.toml beside this file.
@@ -14,6 +14,7 @@ import pytest
 import torch
 from course import SOLUTIONS, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from shown_cells import cell_calling, index_of, run_cell, text_before
 
 from cnnlab import summarize
 
@@ -125,3 +126,27 @@ def test_the_measurement_reads_its_budget_from_one_place_and_says_what_it_skippe
     assert len(namespace["skipped"]) == 6
     assert "skipped VGG-16 at batch 64: over 1 G MACs per image" in printed
     assert "skipped AlexNet at batch 1: needs about" in printed
+
+
+def test_the_compared_nets_are_drawn_side_by_side_on_one_scale_of_macs():
+    index, source = cell_calling(NOTEBOOK, "draw_side_by_side")
+    assert index < index_of(NOTEBOOK, "latency_function")  # with the sizes, before any timing
+    text = text_before(NOTEBOOK, index)
+    assert "one scale serves all nine" in text and "×35" in text
+    namespace = {"NETWORKS": reference_nets.NETWORKS, "IMAGE_SHAPE": (3, 224, 224)}
+    row = run_cell(source, namespace)
+    assert list(row.diagrams) == list(reference_nets.NETWORKS) == list(PARAMS)  # every compared net, in order
+    macs = {name: [(node.macs or 0) * node.repeat for node in d.nodes] for name, d in row.diagrams.items()}
+    assert row.scale == max(max(values) for values in macs.values())
+    assert all(diagram.scale == row.scale and diagram.colour == "macs" for diagram in row.diagrams.values())
+    assert all(d.summary.total_macs == MACS[name] for name, d in row.diagrams.items())
+    # what the text says: the hottest node is ResNet-152's third-stage 3×3 conv, drawn once ×35
+    hottest = max(row.diagrams["ResNet-152"].nodes, key=lambda node: (node.macs or 0) * node.repeat)
+    assert hottest.macs * hottest.repeat == row.scale and hottest.repeat == 35 and "3×3" in hottest.config
+    # AlexNet and every fully connected layer pale on this scale; VGG's convs several times hotter than AlexNet's
+    assert max(macs["AlexNet"]) < 0.06 * row.scale and max(macs["VGG-16"]) > 8 * max(macs["AlexNet"])
+    linear = [node for d in row.diagrams.values() for node in d.nodes if node.kind == "Linear"]
+    assert linear and all(node.macs < 0.03 * row.scale for node in linear)
+    assert max(row.diagrams, key=lambda name: len(row.diagrams[name].nodes)) == "GoogLeNet"
+    svg = row.svg
+    assert all(f"{name} on 3×224×224" in svg for name in PARAMS)

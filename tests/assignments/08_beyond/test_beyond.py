@@ -1,5 +1,5 @@
 """Notebook 08 (beyond ResNet) in-process: its reference numbers, the ResNeXt equivalence, the stochastic-depth and
-fractal properties, its explorer's logic, and its checks against the usual mistakes.
+fractal properties, its explorer's logic, what its diagrams show, and its checks against the usual mistakes.
 
 The numbers come from the solution's own classes, against torchvision's counts. The usual mistakes are data, in
 mistakes.toml beside this file: each must fail only its own step's checks (and the whole-network check where the
@@ -16,6 +16,7 @@ import pytest
 import torch
 from course import HIDDEN_REGION, LECTURES, SOLUTION_REGION, SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from shown_cells import cell_calling, index_of, run_cell, text_before
 from torch import nn
 
 from cnnlab import summarize
@@ -434,3 +435,57 @@ def test_resnext_mini_is_grouped_and_the_smaller_of_the_minis(ns):
 
 def test_the_checked_cells_hold_every_graded_step_of_the_build(unit_data):
     assert len(unit_data.cells.graded) >= 15
+
+
+# --- what the ungraded cells show ----------------------------------------------------------------------------------
+
+
+def test_the_two_bottlenecks_are_drawn_on_one_scale_and_resnexts_3x3_as_32_towers(ns):
+    index, source = cell_calling(NOTEBOOK, "draw_side_by_side")
+    assert index_of(NOTEBOOK, "resnext_check") < index < index_of(NOTEBOOK, "resnext_paths")
+    text = text_before(NOTEBOOK, index)
+    assert "drawn as 32 towers side by side" in text and "the shortcut is the identity" in text
+    row = run_cell(source, dict(ns))
+    resnet_block, resnext_block = row.diagrams.values()
+    assert resnet_block.scale == resnext_block.scale == row.scale
+    assert (resnet_block.node("conv2").groups, resnext_block.node("conv2").groups) == (1, 32)
+    assert [resnext_block.node(f"conv{i}").shape[0] for i in (1, 2, 3)] == [128, 128, 256]
+    assert [resnet_block.node(f"conv{i}").shape[0] for i in (1, 2, 3)] == [64, 64, 256]
+    assert "32 towers" in resnext_block.svg
+    # as the text says: the grouped 3×3 is 1/32 of a full one of its width, and paler than ResNet's; totals close
+    assert resnext_block.node("conv2").macs * 32 == 128 * 128 * 9 * 56 * 56
+    assert resnext_block.node("conv2").macs < resnet_block.node("conv2").macs
+    totals = resnet_block.summary.total_macs, resnext_block.summary.total_macs
+    assert abs(totals[0] - totals[1]) < 0.02 * totals[0]
+    for diagram in (resnet_block, resnext_block):  # the identity shortcut, a skip into the add
+        add = diagram.node("/add")
+        assert {node.kind for node in diagram.inputs_of(add)} == {"BatchNorm2d", "Identity"}
+        assert diagram.inputs_of(diagram.node("shortcut")) == [diagram.node("input")]
+
+
+def test_the_dense_block_is_drawn_concatenating_every_earlier_output(ns):
+    index, source = cell_calling(NOTEBOOK, "draw(lambda: DenseBlock")
+    assert index_of(NOTEBOOK, "dense_block_check") < index < index_of(NOTEBOOK, "transition_class")
+    assert "96, 128, 160 and 192 channels" in text_before(NOTEBOOK, index)
+    diagram = run_cell(source, dict(ns))
+    concats = [node for node in diagram.nodes if node.kind == "cat"]
+    assert [node.shape[0] for node in concats] == [96, 128, 160, 192]
+
+    def ancestors(node):
+        found, stack = set(), [node]
+        while stack:
+            for source_node in diagram.inputs_of(stack.pop()):
+                if source_node.name not in found:
+                    found.add(source_node.name)
+                    stack.append(source_node)
+        return found
+
+    outputs = [f"layers.{layer}.grow.2" for layer in range(4)]  # each layer's 32 new maps
+    for layer, concat in enumerate(concats):
+        # the layer's new maps and what came before them: the block's input, then every earlier concatenation
+        before = "input" if layer == 0 else concats[layer - 1].name
+        assert sorted(node.name for node in diagram.inputs_of(concat)) == sorted([before, outputs[layer]])
+        assert diagram.node(outputs[layer]).shape[0] == 32
+        # so every earlier output, and the input, reach this concatenation and every later layer
+        assert {"input", *outputs[: layer + 1]} <= ancestors(concat)
+    assert diagram.inputs_of(diagram.node("output")) == [concats[-1]]
