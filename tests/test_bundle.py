@@ -111,7 +111,7 @@ def test_the_bundle_holds_the_course(dist):
     (wheel,) = (bundle / "wheels").glob("cnnlab-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnnlab/data/course.py" in names and "cnnlab/kernel_env.py" in names
-    assert [name for name in names if name.startswith("cnnlab/grade/")] == [], (
+    assert [name for name in names if name.startswith("grading/cnnlab_grade/")] == [], (
         "the grading kit is the instructor's"
     )
     assert (dist / f"{bundle_tool.NAME}.tar.gz").is_file()

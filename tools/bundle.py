@@ -6,7 +6,7 @@ What a student unpacks and runs (``./setup.sh``):
 
     README.md            the student README (lectures/README.md)
     notebooks/<id>/      the student versions of every assignment, as committed in lectures/
-    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml, without the grading kit (cnnlab/grade)
+    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml, without the grading kit (grading/cnnlab_grade)
     setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
                          data/, installs the course's kernel and starts JupyterLab on notebooks/
     environment.yml      the same dependencies for conda
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "dist"
 NAME = "cnn-architectures"
 # Packages of cnnlab that students do not get: the grading kit is the instructor's
-INSTRUCTOR_ONLY = ("cnnlab/grade/",)
+INSTRUCTOR_ONLY = ("grading/cnnlab_grade/",)
 
 
 class CopyNotebooks:

@@ -1,8 +1,8 @@
 """The grading kit: autograde a whole class with nbgrader, in parallel, sandboxed, resumable and shardable.
 
-    python -m cnnlab.grade ASSIGNMENT SUBMITTED_DIR [--workers N] [--csv FILE] [--db URL] [--timeout SECONDS]
+    python -m cnnlab_grade ASSIGNMENT SUBMITTED_DIR [--workers N] [--csv FILE] [--db URL] [--timeout SECONDS]
                            [--memory MB] [--shard I/N] [--feedback] [--force] [--unsafe]
-    python -m cnnlab.grade merge DB_URL... --db URL
+    python -m cnnlab_grade merge DB_URL... --db URL
 
 nbgrader stays the source of truth: each submission is autograded by nbgrader's own converter in a private
 course folder with a private gradebook, and one writer copies the result into the class gradebook. See

@@ -55,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line ends in one line, not a usage block."""
 
     def error(self, message: str):
-        raise GraderError(f"{message} (see python -m cnnlab.grade --help)", exit_code=2)
+        raise GraderError(f"{message} (see python -m cnnlab_grade --help)", exit_code=2)
 
 
 def usable_cores() -> int:
@@ -102,10 +102,10 @@ def _positive_seconds(text: str) -> float:
 
 def grade_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m cnnlab.grade",
+        prog="python -m cnnlab_grade",
         description="Autograde every submission of one assignment with nbgrader: in parallel, each kernel in a "
         "sandbox, resumable, optionally one shard of the class. Run it from the course's root, where "
-        "nbgrader_config.py is. 'python -m cnnlab.grade merge --help' joins shard gradebooks.",
+        "nbgrader_config.py is. 'python -m cnnlab_grade merge --help' joins shard gradebooks.",
     )
     parser.add_argument("assignment", help="the assignment id, e.g. 01_lenet")
     parser.add_argument(
@@ -158,7 +158,7 @@ def grade_parser() -> argparse.ArgumentParser:
 
 def merge_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m cnnlab.grade merge",
+        prog="python -m cnnlab_grade merge",
         description="Join gradebooks (shards) into one: every submission with its grades, comments and status. "
         "Where a student is in several, the most recent grading wins; manual grades are never "
         "replaced by empty ones.",
