@@ -124,6 +124,8 @@ def grade_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
+        dest="db_url",
+        metavar="DB",
         type=db_url,
         help="the gradebook to write (a SQLAlchemy URL or a SQLite file); default: the course's, or "
         "autograde/shard-I-of-N.db with --shard",
@@ -137,6 +139,8 @@ def grade_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--memory",
+        dest="memory_mb",
+        metavar="MEMORY",
         type=_non_negative_int,
         default=DEFAULT_MEMORY_MB,
         help=f"memory limit of one kernel in MB (default {DEFAULT_MEMORY_MB}; 0: no limit)",
@@ -171,24 +175,11 @@ def merge_parser() -> argparse.ArgumentParser:
 
 
 def parse_grade_args(argv: list[str]) -> GradeOptions:
-    args = grade_parser().parse_args(argv)
-    return GradeOptions(
-        assignment=args.assignment,
-        submitted=args.submitted,
-        workers=args.workers,
-        csv=args.csv,
-        db_url=args.db,
-        timeout=args.timeout,
-        memory_mb=args.memory,
-        shard=args.shard,
-        feedback=args.feedback,
-        force=args.force,
-        unsafe=args.unsafe,
-    )
+    return GradeOptions(**vars(grade_parser().parse_args(argv)))  # each option's dest is the field's name
 
 
 def parse_merge_args(argv: list[str]) -> MergeOptions:
     args = merge_parser().parse_args(argv)
     if args.target in args.sources:
         raise GraderError(f"the target gradebook {args.target} is also one of the sources", exit_code=2)
-    return MergeOptions(sources=args.sources, target=args.target)
+    return MergeOptions(**vars(args))

@@ -52,6 +52,11 @@ def kit_command(*args: str) -> list[str]:
     return command
 
 
+def class_args(table: Path) -> list[str]:
+    """The arguments of a run that grades a whole class: two workers, the CSV ``table``, the kernels' memory."""
+    return [ASSIGNMENT, "autograde/submitted", "--workers", "2", "--csv", str(table), "--memory", MEMORY_MB]
+
+
 def kit(root: Path, *args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run(
         kit_command(*args),

@@ -31,6 +31,7 @@ from grading_runs import (
     ASSIGNMENT,
     MEMORY_MB,
     Listener,
+    class_args,
     grades,
     kill_while_grading,
     kit,
@@ -92,18 +93,7 @@ def class_run(tmp_path_factory) -> ClassRun:
     before = fingerprint(course.root / "gradebook.db")
     table = course.root / "grades.csv"
     started = time.monotonic()
-    result = kit(
-        course.root,
-        ASSIGNMENT,
-        "autograde/submitted",
-        "--workers",
-        "2",
-        "--csv",
-        str(table),
-        "--memory",
-        MEMORY_MB,
-        "--feedback",
-    )
+    result = kit(course.root, *class_args(table), "--feedback")
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     with open(table, newline="") as handle:

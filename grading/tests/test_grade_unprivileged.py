@@ -25,7 +25,7 @@ from pathlib import Path
 import grading_submissions as subs
 import pytest
 from course import ROOT
-from grading_runs import ASSIGNMENT, MEMORY_MB, grades, new_course, records, submit_hostile_class
+from grading_runs import ASSIGNMENT, class_args, grades, new_course, records, submit_hostile_class
 
 pytestmark = pytest.mark.slow
 USER = "cnnlab-grader"
@@ -89,18 +89,7 @@ def test_an_instructor_who_is_not_root_grades_in_the_sandbox(instructor):
     table = course.root / "grades.csv"
     result = as_user(
         user,
-        [
-            str(python),
-            "-m",
-            "cnnlab_grade",
-            ASSIGNMENT,
-            "autograde/submitted",
-            "--workers",
-            "2",
-            "--csv",
-            str(table),
-        ]
-        + ["--memory", MEMORY_MB],
+        [str(python), "-m", "cnnlab_grade", *class_args(table)],
         course.root,
         home,
         timeout=900,
