@@ -400,6 +400,8 @@ def _check_notebooks(setup: WorkerSetup, submitted: Path) -> _Findings:
 
 
 def _first_line(error: Exception) -> str:
+    """The message's first line alone, at most 200 characters (the type name only when there is no message):
+    the reason already says the notebook is unreadable, so, unlike the toolkit's ``Type: message``, no type."""
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:200]
 

@@ -1,6 +1,6 @@
 """The grading kit, ``python -m cnnlab_grade``, end to end on a throwaway copy of the course.
 
-One run grades a class of hostile and broken submissions of 00_foundations (tests/submissions/) with two
+One run grades a class of hostile and broken submissions of 00_foundations (submissions/, beside this file) with two
 workers; every submission must get exactly its expected grade, status and reason, the gradebook must stay
 intact, and the well-behaved ones must get what sequential ``nbgrader autograde`` gives them. Then: a
 rerun grades only what changed, three shards and a merge equal one run, a killed run resumes without
