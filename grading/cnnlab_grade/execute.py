@@ -15,8 +15,9 @@ per-cell timeout and give the same outputs. It adds:
 - after the last cell the kernel is killed at once, not shut down gracefully (about a second saved per
   notebook: nothing more is needed from it).
 
-What happened is reported in the notebook's ``resources`` (``NOTES``: a list of notes the converter hands in, see
-``worker._noted_autograde``; the worker turns them into the CSV's status and reason).
+What happened is reported in the notebook's ``resources``, as nbgrader's own preprocessors report: a list under
+``NOTES``, which the worker's converter collects (``worker._noted_autograde``) and turns into the CSV's status and
+reason.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ class _Run:
     """The state of one notebook's execution."""
 
     notebook: str
-    notes: list[dict]  # the resources' list (NOTES): shared by every notebook of the submission
+    notes: list[dict]  # the list under NOTES in this notebook's resources
     snapshot_taken: bool = False
     wall_clock_hit: bool = False
     stopped: str = ""  # why the kernel is gone, once it is
@@ -157,7 +158,7 @@ class GradingExecute(Execute):
     # --- the notebook -------------------------------------------------------------------------------
 
     def preprocess(self, nb, resources=None, km=None):
-        notes = resources.setdefault(NOTES, [])  # the converter's list, or one of this notebook's own
+        notes = resources.setdefault(NOTES, [])
         self._run = _Run(notebook=resources["nbgrader"]["notebook"], notes=notes)
         timer = None
         if self.wall_clock:

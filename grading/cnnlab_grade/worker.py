@@ -243,16 +243,17 @@ def _private_config(
 
 
 def _noted_autograde(notes: list[dict]) -> type:
-    """nbgrader's Autograde, handing each notebook's execution ``notes`` in its resources (execute.NOTES)."""
+    """nbgrader's Autograde, which adds to ``notes`` what the execution noted in each notebook's resources
+    (execute.NOTES): nbconvert hands every preprocessor a deep copy of them, so they are read where the converter
+    gets them back, as it writes the notebook."""
     from nbgrader.converters import Autograde
 
     from .execute import NOTES
 
     class NotedAutograde(Autograde):
-        def init_single_notebook_resources(self, notebook_filename: str) -> dict:
-            resources = super().init_single_notebook_resources(notebook_filename)
-            resources[NOTES] = notes
-            return resources
+        def write_single_notebook(self, output: str, resources: dict) -> None:
+            notes.extend(resources.get(NOTES, []))
+            super().write_single_notebook(output, resources)
 
     return NotedAutograde
 
