@@ -225,3 +225,34 @@ def test_the_scan_sees_an_import_inside_a_function(tmp_path):
     module = tmp_path / "module.py"
     module.write_text("def later():\n    from nbgrader.api import Gradebook\n    import sqlalchemy.orm\n")
     assert imported_modules(module) == {"nbgrader", "sqlalchemy"}
+
+
+def test_what_a_preprocessor_notes_reaches_the_workers_list(monkeypatch):
+    """nbconvert runs preprocessors on a deep copy of the resources: the notes come back in the resources it
+    returns, which the worker's Autograde reads as it writes the notebook."""
+    from nbconvert.exporters import NotebookExporter
+    from nbconvert.preprocessors import Preprocessor
+    from nbformat.v4 import new_notebook
+    from nbgrader.converters import Autograde
+
+    from cnnlab_grade import worker
+    from cnnlab_grade.execute import NOTES
+
+    note = {"kind": "restored", "notebook": "foundations", "cell": "tiny_net_check", "detail": "undone"}
+
+    class Noting(Preprocessor):
+        def preprocess(self, nb, resources):
+            resources.setdefault(NOTES, []).append(note)
+            return nb, resources
+
+    exporter = NotebookExporter()
+    exporter.register_preprocessor(Noting(), enabled=True)
+    given: dict = {}
+    output, returned = exporter.from_notebook_node(new_notebook(), resources=given)
+    assert NOTES not in given, "the preprocessor wrote into a copy"
+
+    written = []
+    monkeypatch.setattr(Autograde, "write_single_notebook", lambda self, out, res: written.append(out))
+    notes: list[dict] = []
+    worker._noted_autograde(notes)().write_single_notebook(output, returned)
+    assert notes == [note] and written == [output]
