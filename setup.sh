@@ -2,16 +2,16 @@
 # Sets up the course on a fresh Linux machine, then starts JupyterLab on lectures/.
 #   ./setup.sh            set up (idempotent) and start JupyterLab
 #   ./setup.sh --no-lab   set up only (CI uses this)
-# It makes .venv, installs every dependency from pyproject.toml and the course's Jupyter kernel, and builds the
-# course dataset.
+# It makes .venv, installs every dependency from pyproject.toml, the grading kit (grading/, editable) and the
+# course's Jupyter kernel, and builds the course dataset.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 # The option, a Python 3.10+ and .venv, as the student bundle's setup.sh does them (tools/student/setup.sh)
 source tools/setup-common.sh "$@"
 
-echo "==> installing the course's dependencies (pyproject.toml)"
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+echo "==> installing the course's dependencies (pyproject.toml) and the grading kit (grading/pyproject.toml)"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]" -e "./grading[postgres]"
 
 # The notebooks name this kernel: it starts with OMP_WAIT_POLICY=PASSIVE set before torch loads, so training
 # stays fast when other programs share the cores (cnnlab/kernel_env.py).

@@ -4,9 +4,9 @@
 
 Builds a throwaway course (tests/course.py) holding the same class twice: ``--students`` submissions of
 00_foundations, the course's cheapest notebook, cycling through four students who get different grades
-(a perfect solution, a valid alternative, a wrong stride, a missing bias: tests/submissions/). The first
+(a perfect solution, a valid alternative, a wrong stride, a missing bias: grading/tests/submissions/). The first
 copy is graded by ``nbgrader autograde`` as the README documents it, the second by ``python -m
-cnnlab.grade --workers N`` (sandboxed when bubblewrap works). Prints both times, their ratio, and whether
+cnnlab_grade --workers N`` (sandboxed when bubblewrap works). Prints both times, their ratio, and whether
 every student got the same score in every graded cell; ends with one line of key=value pairs.
 
 By default the notebooks are those the test suite grades: without the notebook's ungraded demonstrations
@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "grading" / "tests")]
 
-import grading_submissions as subs  # noqa: E402  (tests/ is a folder of helpers, not a package)
+import grading_submissions as subs  # noqa: E402  (test folders hold helpers, not packages)
 from course import Course, nbgrader_environment  # noqa: E402
 
 STUDENTS = ["perfect", "alternative", "wrong_stride", "missing_bias"]
@@ -86,7 +86,7 @@ def main() -> int:
             [sys.executable, "-m", "nbgrader", "autograde", subs.ASSIGNMENT], sequential.root
         )
         kit_s, result = timed(
-            [sys.executable, "-m", "cnnlab.grade", subs.ASSIGNMENT, "autograde/submitted"]
+            [sys.executable, "-m", "cnnlab_grade", subs.ASSIGNMENT, "autograde/submitted"]
             + ["--workers", str(args.workers)],
             kit.root,
         )
@@ -100,7 +100,7 @@ def main() -> int:
         f"{args.students} submissions of {subs.ASSIGNMENT} ({variant}), on {_cores()} cores, load {load:.2f} before"
     )
     print(f"sequential nbgrader autograde:        {nbgrader_s:7.1f} s")
-    print(f"python -m cnnlab.grade --workers {args.workers}: {kit_s:7.1f} s   (sandbox: {sandbox})")
+    print(f"python -m cnnlab_grade --workers {args.workers}: {kit_s:7.1f} s   (sandbox: {sandbox})")
     print(
         f"speed-up {ratio:.2f}x; scores identical, cell by cell: {'yes' if identical else 'NO'} ({len(got)} cells)"
     )
@@ -113,7 +113,7 @@ def main() -> int:
 
 
 def _cores() -> int:
-    from cnnlab.grade.options import usable_cores
+    from cnnlab_grade.options import usable_cores
 
     return usable_cores()
 

@@ -69,7 +69,8 @@ class SharedEnvironment:
 
     The packages are the course venv's own (the one running the tests, where ./setup.sh installed them with
     JupyterHub): its site-packages is put on the venv's path, used in place when every user can reach it, else
-    hard-linked into this folder. The toolkit is a copy of the repository's cnnlab, the grading kit included.
+    hard-linked into this folder. The toolkit and the grading kit are copies of the repository's cnnlab and
+    grading/cnnlab_grade.
     """
 
     def __init__(self, folder: Path):
@@ -87,7 +88,8 @@ class SharedEnvironment:
                 shutil.copytree(packages, copy, symlinks=True, dirs_exist_ok=True)
             packages = copy
         source = self.folder / "course-source"
-        shutil.copytree(ROOT / "cnnlab", source / "cnnlab", ignore=shutil.ignore_patterns("__pycache__"))
+        for package in (ROOT / "cnnlab", ROOT / "grading" / "cnnlab_grade"):
+            shutil.copytree(package, source / package.name, ignore=shutil.ignore_patterns("__pycache__"))
         (own,) = self.folder.glob("lib/python3*/site-packages")
         (own / "cnnlab-course.pth").write_text(f"{source}\n{packages}\n")
         self._replace_packages_this_python_cannot_run(packages, own)

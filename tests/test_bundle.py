@@ -113,9 +113,8 @@ def test_the_bundle_holds_the_course(dist):
     (wheel,) = (bundle / "wheels").glob("cnnlab-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnnlab/data/course.py" in names and "cnnlab/kernel_env.py" in names
-    assert [name for name in names if name.startswith("cnnlab/grade/")] == [], (
-        "the grading kit is the instructor's"
-    )
+    # the toolkit as pyproject.toml builds it, and nothing else: the grading kit is a distribution of its own
+    assert {name.split("/")[0] for name in names} == {"cnnlab", wheel.name.split("-py")[0] + ".dist-info"}
     assert (dist / f"{bundle_tool.NAME}.tar.gz").is_file()
 
 

@@ -4,7 +4,7 @@ their servers on a real JupyterHub (docs/class.md shows the same commands).
 As root it creates an instructor and two students (removed afterwards), a shared venv of Debian's Python, and an
 exchange folder; then, with nbgrader's own commands run as each user:
 the instructor releases 01_lenet, both students fetch it, one submits a correct solution and the other the untouched
-notebook, the instructor collects and grades with ``python -m cnnlab.grade`` (full autograded marks and 0), and
+notebook, the instructor collects and grades with ``python -m cnnlab_grade`` (full autograded marks and 0), and
 releases the feedback, which each student fetches, their own and nobody else's. Then JupyterHub starts every user's
 server through its REST API, and code run in a student's kernel finds the solutions, the gradebook and the other
 student's home closed to it.
@@ -84,7 +84,7 @@ def test_a_class_releases_submits_grades_and_returns_feedback_over_the_exchange(
         teacher,
         "python",
         "-m",
-        "cnnlab.grade",
+        "cnnlab_grade",
         ASSIGNMENT,
         "autograde/submitted",
         "--csv",

@@ -5,7 +5,7 @@ lectures/), submit the solution as a perfect student and the untouched student v
 one, and autograde both. One autograde run serves two purposes: the solution executes top to bottom
 without an error and gets full marks, and the blank notebook gets 0 and crashes nothing. It is the one
 execution of each solution notebook per test run (the blank version skips the ungraded training demonstrations
-that the perfect one has run); these tests are slow (tests/conftest.py's SLOW_FIXTURES).
+that the perfect one has run); these tests are slow (conftest.py's SLOW_FIXTURES).
 
 The perfect submission (and the blank one) trains at a tiny budget (tiny_budget.py: one epoch on a slice of the data, and
 ``check_learns`` only asks that the run finished): this round trip proves the notebook's plumbing under nbgrader,

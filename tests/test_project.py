@@ -11,7 +11,17 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LINTED = ["cnnlab", "tests", "bench", "tools", "solutions", "lectures", "nbgrader_config.py"]
+LINTED = [
+    "cnnlab",
+    "grading",
+    "tests",
+    "bench",
+    "tools",
+    "solutions",
+    "lectures",
+    "nbgrader_config.py",
+    "conftest.py",
+]
 
 
 def run(*command: str) -> subprocess.CompletedProcess:

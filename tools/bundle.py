@@ -6,7 +6,7 @@ What a student unpacks and runs (``./setup.sh``):
 
     README.md            the student README (lectures/README.md)
     notebooks/<id>/      the student versions of every assignment, as committed in lectures/
-    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml, without the grading kit (cnnlab/grade)
+    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml as it is
     setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
                          data/, installs the course's kernel and starts JupyterLab on notebooks/
     tools/setup-common.sh  the first part of setup.sh, the same as the repository's (its option, Python, .venv)
@@ -14,8 +14,8 @@ What a student unpacks and runs (``./setup.sh``):
     nbgrader_config.py   the per-cell time limit of nbgrader's Validate, the course's own
 
 The dataset is generated on the student's machine, as in the repository: the wheel holds its generator and the
-SHA-256 it must have. The grading kit stays out: students never run it, and it is the instructor's tool
-(docs/class.md). tests/test_bundle.py scans every file of the bundle, the wheel's contents included, for any
+SHA-256 it must have. The grading kit is a distribution of its own (grading/), the instructor's tool
+(docs/class.md): the bundle has nothing of it. tests/test_bundle.py scans every file of the bundle, the wheel's contents included, for any
 line of a solution, a hidden test or a model answer, and installs and runs the bundle outside the repository.
 
 Each step is one small class with one job, run in order by ``build_bundle``.
@@ -23,23 +23,16 @@ Each step is one small class with one job, run in order by ``build_bundle``.
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DIST = ROOT / "dist"
 NAME = "cnn-architectures"
-# Packages of cnnlab that students do not get: the grading kit is the instructor's
-INSTRUCTOR_ONLY = ("cnnlab/grade/",)
 
 
 class CopyNotebooks:
@@ -59,7 +52,7 @@ class CopyNotebooks:
 
 
 def build_wheel(into: Path) -> Path:
-    """The whole toolkit's wheel (the grading kit included), built from pyproject.toml into ``into``."""
+    """The toolkit's wheel, built from pyproject.toml into ``into``."""
     with tempfile.TemporaryDirectory() as scratch:
         # Built from a copy, so that setuptools' build/ and egg-info never land in the checkout
         source = Path(scratch) / "source"
@@ -75,34 +68,12 @@ def build_wheel(into: Path) -> Path:
 
 
 class BuildStudentWheel:
-    """The toolkit's wheel, rewritten without the instructor-only packages."""
+    """The toolkit's wheel, into wheels/."""
 
     def __call__(self, bundle: Path) -> None:
         wheels = bundle / "wheels"
         wheels.mkdir()
-        with tempfile.TemporaryDirectory() as scratch:
-            wheel = build_wheel(Path(scratch))
-            self.strip(wheel, wheels / wheel.name)
-
-    @staticmethod
-    def strip(source: Path, target: Path) -> None:
-        """Copies the wheel without INSTRUCTOR_ONLY files, with a RECORD that lists what is left."""
-        with (
-            zipfile.ZipFile(source) as original,
-            zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as student,
-        ):
-            record_name = next(name for name in original.namelist() if name.endswith(".dist-info/RECORD"))
-            rows = []
-            for info in original.infolist():
-                if info.filename == record_name or info.filename.startswith(INSTRUCTOR_ONLY):
-                    continue
-                data = original.read(info)
-                student.writestr(info, data)
-                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                rows.append((info.filename, f"sha256={digest}", str(len(data))))
-            record = io.StringIO()
-            csv.writer(record, lineterminator="\n").writerows([*rows, (record_name, "", "")])
-            student.writestr(record_name, record.getvalue())
+        build_wheel(wheels)
 
 
 class WriteSetup:
@@ -116,25 +87,17 @@ class WriteSetup:
         (bundle / "tools").mkdir()
         shutil.copy(ROOT / "tools" / "setup-common.sh", bundle / "tools" / "setup-common.sh")
         sys.path.insert(0, str(ROOT / "tools"))
-        from sync_environment import project_dependencies
+        from sync_environment import environment_yml, project_dependencies
 
         wheel = next((bundle / "wheels").glob("cnnlab-*.whl")).name
-        lines = [
+        comments = [
             "# The course's environment for conda; ./setup.sh does the same with a venv.",
             "#   conda env create -f environment.yml && conda activate cnn-architectures",
             "#   export CNNLAB_DATA=$PWD/data && python -m cnnlab.data build",
             "#   python -m cnnlab.kernel_env install --env CNNLAB_DATA $PWD/data",
-            f"name: {NAME}",
-            "channels:",
-            "  - conda-forge",
-            "dependencies:",
-            "  - python=3.11",
-            "  - pip",
-            "  - pip:",
-            *[f'      - "{dependency}"' for dependency in project_dependencies(dev=False)],
-            f"      - ./wheels/{wheel}",
         ]
-        (bundle / "environment.yml").write_text("\n".join(lines) + "\n")
+        dependencies = [*project_dependencies(dev=False), f"./wheels/{wheel}"]
+        (bundle / "environment.yml").write_text(environment_yml(comments, dependencies))
 
 
 class WriteNbgraderConfig:

@@ -1,4 +1,4 @@
-"""``python -m cnnlab.grade merge``: join shard gradebooks into one.
+"""``python -m cnnlab_grade merge``: join shard gradebooks into one.
 
 Every submission of every source is copied with its grades, comments and the kit's record. Where a
 student's submission is in several places (two sources, or a source and the target), the most recent

@@ -15,17 +15,19 @@ per-cell timeout and give the same outputs. It adds:
 - after the last cell the kernel is killed at once, not shut down gracefully (about a second saved per
   notebook: nothing more is needed from it).
 
-What happened is reported in ``NOTES`` (read by the worker, which turns it into the CSV's status and reason).
+What happened is reported in the notebook's ``resources``, as nbgrader's own preprocessors report: a list under
+``NOTES``, which the worker's converter collects (``worker._noted_autograde``) and turns into the CSV's status and
+reason.
 """
 
 from __future__ import annotations
 
 import ast
-import itertools
 import os
 import random
 import shutil
 import signal
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,21 +42,10 @@ from nbgrader.preprocessors import Execute
 from traitlets import Any, Float, Integer, List, Unicode
 
 from . import guard
-from .kernel import DROPPED, SandboxedKernelManager
+from .kernel import SandboxedKernelManager
 from .sandbox import KernelBox, kernel_environment, kill_processes_of
 
-NOTES: list[dict] = []  # what happened, per notebook and cell; the worker empties it after each submission
-_BOXES = itertools.count()
-
-
-def take_notes() -> list[dict]:
-    notes = list(NOTES)
-    NOTES.clear()
-    return notes
-
-
-def _note(kind: str, notebook: str, cell: str, detail: str) -> None:
-    NOTES.append({"kind": kind, "notebook": notebook, "cell": cell, "detail": detail})
+NOTES = "cnnlab_grade_notes"  # the resources' key of the list of what happened, per notebook and cell
 
 
 def _error(ename: str, evalue: str):
@@ -80,12 +71,16 @@ class _Run:
     """The state of one notebook's execution."""
 
     notebook: str
+    notes: list[dict]  # the list under NOTES in this notebook's resources
     snapshot_taken: bool = False
     wall_clock_hit: bool = False
     stopped: str = ""  # why the kernel is gone, once it is
     cell_bytes: dict[int, int] = field(default_factory=dict)
     notebook_bytes: int = 0
     truncated: set[int] = field(default_factory=set)
+
+    def note(self, kind: str, cell: str, detail: str) -> None:
+        self.notes.append({"kind": kind, "notebook": self.notebook, "cell": cell, "detail": detail})
 
 
 class GradingExecute(Execute):
@@ -131,7 +126,8 @@ class GradingExecute(Execute):
         """The kernel's folders; its working folder holds what nbgrader put beside the notebook (the
         student's other files and the assignment's data files) and the notebooks as submitted, but not the
         notebook being graded, which carries the hidden tests."""
-        folder = Path(self.box_root) / f"{self.slot}-{os.getpid()}-{next(_BOXES)}"  # unique across workers
+        Path(self.box_root).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"{self.slot}-", dir=self.box_root))  # unique across workers
         box = KernelBox(folder, uid=self.isolation.kernel_uid(self.slot))
         beside = Path(self.resources.get("metadata", {}).get("path") or ".")
         for item in beside.iterdir():
@@ -162,7 +158,8 @@ class GradingExecute(Execute):
     # --- the notebook -------------------------------------------------------------------------------
 
     def preprocess(self, nb, resources=None, km=None):
-        self._run = _Run(notebook=resources["nbgrader"]["notebook"])
+        notes = resources.setdefault(NOTES, [])
+        self._run = _Run(notebook=resources["nbgrader"]["notebook"], notes=notes)
         timer = None
         if self.wall_clock:
             timer = threading.Timer(self.wall_clock, self._stop_at_wall_clock)
@@ -178,7 +175,7 @@ class GradingExecute(Execute):
             for cell in nb.cells:
                 if cell.cell_type == "code" and utils.is_grade(cell):
                     cell.outputs = [_error("NotebookTimeout", why)]
-            _note("timeout", self._run.notebook, "", why)
+            self._run.note("timeout", "", why)
             return nb, self.resources
         finally:
             if timer is not None:
@@ -206,18 +203,17 @@ class GradingExecute(Execute):
                 run.snapshot_taken = True
             if is_test_cell(cell) and self.guard_sources:
                 probe_passed = self._guard(name)
-            DROPPED.clear()
+            self.kc.take_dropped()  # what the guard's own messages lost is not this cell's
             cell, resources = super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, CellTimeoutError) as error:
             self._stop(cell, name, unresponsive=isinstance(error, CellTimeoutError))
             return cell, self.resources
-        if DROPPED:
-            dropped = f"the kernel sent {len(DROPPED)} unreadable message(s) during {name} ({DROPPED[0]})"
+        if lost := self.kc.take_dropped():
+            dropped = f"the kernel sent {len(lost)} unreadable message(s) during {name} ({lost[0]})"
             if utils.is_grade(cell):  # one of them may have been this cell's error: its result is not known
                 cell.outputs.append(_error("UnreadableKernelMessage", dropped + ": this cell scores 0"))
                 dropped += f": {name} scores 0"
-            _note("garbled", run.notebook, name, dropped)
-            DROPPED.clear()
+            run.note("garbled", name, dropped)
         if probe_passed:
             cell.outputs.append(
                 _error(
@@ -226,7 +222,7 @@ class GradingExecute(Execute):
                     "checks or with how cells run, so this cell scores 0",
                 )
             )
-            _note("tampered", run.notebook, name, f"{name} scores 0: a check that must fail passed before it")
+            run.note("tampered", name, f"{name} scores 0: a check that must fail passed before it")
         if index in run.truncated:
             cell.outputs.append(
                 new_output(
@@ -235,11 +231,10 @@ class GradingExecute(Execute):
                     text=f"\n[output truncated by the grader: over {self._cap(index)}]\n",
                 )
             )
-            _note("truncated", run.notebook, name, f"the output of {name} was cut at {self._cap(index)}")
+            run.note("truncated", name, f"the output of {name} was cut at {self._cap(index)}")
         if any(out.get("ename") == "CellTimeoutError" for out in cell.outputs):
-            _note(
+            run.note(
                 "timeout",
-                run.notebook,
                 name,
                 f"{name} ran past the {self.timeout} s per-cell limit and was interrupted",
             )
@@ -258,7 +253,7 @@ class GradingExecute(Execute):
             kind, why = "crashed", f"the kernel died during {name} ({_exit_status(self.km.exit_status())})"
         run.stopped = why
         cell.outputs.append(_error("KernelStopped" if kind == "crashed" else "NotebookTimeout", why))
-        _note(kind, run.notebook, name, why)
+        run.note(kind, name, why)
 
     # --- the guard ----------------------------------------------------------------------------------
 
@@ -273,9 +268,8 @@ class GradingExecute(Execute):
             except (ValueError, SyntaxError):
                 undone = ["the grader's report"]
             if undone:
-                _note(
+                self._run.note(
                     "restored",
-                    self._run.notebook,
                     name,
                     f"tampering undone before {name}: {', '.join(undone)}",
                 )

@@ -5,29 +5,21 @@ as SQLite, nothing lost, nothing graded twice (issue 10)."""
 from __future__ import annotations
 
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
-import time
 from pathlib import Path
 
 import grading_services as services
 import grading_submissions as subs
 import pytest
 from course import gradebook_grades, nbgrader_environment
-from test_grade import ASSIGNMENT, MEMORY_MB, _alive, _cmdline, _descendants, kit, sandbox_problem
+from grading_runs import ASSIGNMENT, MEMORY_MB, kill_while_grading, kit, kit_command
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def postgres():
-    try:
-        with services.postgres_server() as url:
-            yield url
-    except services.Unavailable as why:
-        pytest.skip(f"PostgreSQL cannot start here: {why}")
+    yield from services.started_or_skipped(services.postgres_server, "PostgreSQL")
 
 
 def pg_grades(url: str, student: str) -> dict[str, tuple[float, float, bool]]:
@@ -62,9 +54,7 @@ def records(url: str) -> dict[str, tuple[str, str]]:
 
 def command(folder: Path, url: str, *extra: str) -> list[str]:
     """The kit's command line, grading ``folder`` into ``url``."""
-    unsafe = ["--unsafe"] if sandbox_problem() else []
-    base = [sys.executable, "-m", "cnnlab.grade", ASSIGNMENT, str(folder), "--db", url, "--memory", MEMORY_MB]
-    return [*base, *extra, *unsafe]
+    return kit_command(ASSIGNMENT, str(folder), "--db", url, "--memory", MEMORY_MB, *extra)
 
 
 def test_two_shards_write_one_postgres_gradebook_at_once(postgres):
@@ -107,27 +97,7 @@ def test_a_run_killed_halfway_resumes_in_postgres(postgres, tmp_path):
     ):  # b alone runs a kernel
         shutil.copytree(course.submitted / old, folder / new)
     run_command = command(folder, url, "--workers", "1")
-    scratch = Path(tempfile.mkdtemp(prefix="kill-"))  # kill -9 leaves the run's working folder behind
-    run = subprocess.Popen(
-        run_command,
-        cwd=course.root,
-        env={**nbgrader_environment(), "TMPDIR": str(scratch)},
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    kernel = None
-    while kernel is None and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.3)
-        if records(url):
-            kernel = next((p for p in _descendants(run.pid) if "ipykernel" in _cmdline(p)), None)
-    assert kernel is not None, "the run never got to b's kernel"
-    doomed = _descendants(run.pid)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    deadline = time.monotonic() + 30
-    while any(_alive(p) for p in doomed) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    shutil.rmtree(scratch, ignore_errors=True)
+    kill_while_grading(run_command, course.root, recorded=lambda: bool(records(url)))
     assert list(records(url)) == ["a"], "b was being graded: not saved, not half-saved"
 
     rerun = subprocess.run(

@@ -29,9 +29,6 @@ from .sandbox import Isolation
 # What a status means, from the worst: the CSV shows the worst that happened to any notebook.
 STATUSES = ("error", "crashed", "timeout", "invalid", "missing", "graded")
 _RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt): ")  # a traceback's last line
-_HIDDEN_REGION = re.compile(
-    r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S
-)
 
 
 @dataclass(frozen=True)
@@ -141,25 +138,24 @@ def grade_submission(setup: WorkerSetup, slot: int, task: Task, fonts: list[str]
         if not findings.readable:
             _zero_submission(gradebook, coursedir, setup.assignment, task.student, submitted)
 
-    from . import execute
-
-    execute.take_notes()
     log = io.StringIO()
+    notes: list[dict] = []  # what the execution saw, per notebook and cell (execute.NOTES)
     if findings.readable:
-        error = _run_converter("Autograde", coursedir, config, log)
+        error = _run_converter(_noted_autograde(notes), coursedir, config, log)
         if error and _in_the_kit(log.getvalue()):
             return failed(task.student, f"the grader failed on it: {error}")
         if error:  # nbgrader itself refused the notebook (its metadata, say): the submission's fault
             findings.refused(error)
             with opened(url, setup.course_id) as gradebook:
                 _zero_submission(gradebook, coursedir, setup.assignment, task.student, submitted)
-    notes = execute.take_notes()
     files = {}
     autograded = course_root / "autograded" / task.student / setup.assignment
     if autograded.is_dir():
         files["autograded"] = str(autograded)
         if setup.feedback:
-            error = _run_converter("GenerateFeedback", coursedir, config, log)
+            from nbgrader.converters import GenerateFeedback
+
+            error = _run_converter(GenerateFeedback, coursedir, config, log)
             feedback = course_root / "feedback" / task.student / setup.assignment
             if not error and feedback.is_dir():
                 files["feedback"] = str(feedback)
@@ -246,19 +242,35 @@ def _private_config(
     return config
 
 
-def _run_converter(name: str, coursedir, config, log: io.StringIO) -> str:
-    """Run nbgrader's converter ``name`` for the one submission; '' on success, else its last error."""
-    from nbgrader import converters
+def _noted_autograde(notes: list[dict]) -> type:
+    """nbgrader's Autograde, which adds to ``notes`` what the execution noted in each notebook's resources
+    (execute.NOTES): nbconvert hands every preprocessor a deep copy of them, so they are read where the converter
+    gets them back, as it writes the notebook."""
+    from nbgrader.converters import Autograde
 
-    logger = logging.getLogger(f"cnnlab.grade.{name}")
+    from .execute import NOTES
+
+    class NotedAutograde(Autograde):
+        def write_single_notebook(self, output: str, resources: dict) -> None:
+            notes.extend(resources.get(NOTES, []))
+            super().write_single_notebook(output, resources)
+
+    return NotedAutograde
+
+
+def _run_converter(converter_class: type, coursedir, config, log: io.StringIO) -> str:
+    """Run one of nbgrader's converters for the one submission; '' on success, else its last error."""
+    from nbgrader.converters import Autograde
+
+    logger = logging.getLogger(f"cnnlab_grade.{converter_class.__name__}")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     handler = logging.StreamHandler(log)
     handler.setFormatter(logging.Formatter("[%(levelname)s] %(message)s"))
     logger.handlers = [handler]
-    converter = getattr(converters, name)(coursedir=coursedir, config=config, log=logger)
+    converter = converter_class(coursedir=coursedir, config=config, log=logger)
     converter.force = True
-    if name == "Autograde":
+    if isinstance(converter, Autograde):
         converter.create_student = True
     try:
         converter.start()
@@ -292,7 +304,7 @@ def _zero_submission(gradebook, coursedir, assignment: str, student: str, submit
 
 def _normalised(source: str) -> list[str]:
     """A test cell's lines as the student received them: no hidden tests, no blank lines."""
-    return [line.rstrip() for line in _HIDDEN_REGION.sub("", source).splitlines() if line.strip()]
+    return [line.rstrip() for line in explain.HIDDEN_REGION.sub("", source).splitlines() if line.strip()]
 
 
 class _Findings:
@@ -389,6 +401,8 @@ def _check_notebooks(setup: WorkerSetup, submitted: Path) -> _Findings:
 
 
 def _first_line(error: Exception) -> str:
+    """The message's first line alone, at most 200 characters (the type name only when there is no message):
+    the reason already says the notebook is unreadable, so, unlike the toolkit's ``Type: message``, no type."""
     text = str(error).strip().splitlines()
     return (text[0] if text else type(error).__name__)[:200]
 

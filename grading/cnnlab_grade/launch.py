@@ -1,6 +1,6 @@
 """Runs first inside the sandbox: sets the kernel's limits, then becomes the kernel.
 
-    python -m cnnlab.grade.launch --memory-mb M --memory-kind as|data --nproc N --fsize-mb F -- KERNEL ARGV...
+    python -m cnnlab_grade.launch --memory-mb M --memory-kind as|data --nproc N --fsize-mb F -- KERNEL ARGV...
 
 It imports nothing from the kit (it runs where the kit's other modules need not be importable) and
 uses only the standard library. Limits are set here, not around bubblewrap, so they bind the kernel
@@ -29,7 +29,7 @@ def _die_with_parent() -> None:
 
 
 def main(argv: list[str]) -> None:
-    parser = argparse.ArgumentParser(prog="python -m cnnlab.grade.launch")
+    parser = argparse.ArgumentParser(prog="python -m cnnlab_grade.launch")
     parser.add_argument("--memory-mb", type=int, default=0)
     parser.add_argument("--memory-kind", choices=("as", "data"), default="as")
     parser.add_argument("--nproc", type=int, default=0)

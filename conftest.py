@@ -1,4 +1,5 @@
-"""What every test session shares: the course's kernel environment, and the two tiers.
+"""What every test session shares (tests/ and the grading kit's grading/tests/): the course's kernel environment,
+the two tiers, and the course's test helpers on the path.
 
 Kernel environment: the course starts every kernel with cnnlab/kernel_env.py's KERNEL_ENV (OMP_WAIT_POLICY=PASSIVE,
 read by OpenMP when torch loads). It goes into this process's environment before any test module imports torch,
@@ -24,8 +25,10 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
-from release import kernel_env_module  # noqa: E402  (tools/ is a folder of scripts; this does not import torch)
+ROOT = Path(__file__).resolve().parent
+# tools/ is a folder of scripts; tests/ holds the helpers the kit's tests share (course.py): neither is a package
+sys.path[:0] = [str(ROOT / "tools"), str(ROOT / "tests")]
+from release import kernel_env_module  # noqa: E402  (this does not import torch)
 
 os.environ.update(kernel_env_module().KERNEL_ENV)
 
@@ -34,7 +37,7 @@ SLOW_FILES: set[str] = set()
 # Fixtures that execute whole notebooks or train: every test that uses one is slow.
 SLOW_FIXTURES = {
     "graded",  # tests/test_notebooks.py: one assignment generated, submitted and autograded by nbgrader
-    "class_run",  # tests/test_grade.py: a class graded by the grading kit
+    "class_run",  # grading/tests/test_grade.py: a class graded by the grading kit
 }
 FAST_TEST_SECONDS = 20.0
 
@@ -67,7 +70,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("tests too slow for the fast tier")
         terminalreporter.write_line(
             f"These took over {FAST_TEST_SECONDS:.0f} s without the slow marker: mark them slow (@pytest.mark.slow, "
-            "or SLOW_FILES / SLOW_FIXTURES in tests/conftest.py), or make them faster."
+            "or SLOW_FILES / SLOW_FIXTURES in conftest.py), or make them faster."
         )
         for seconds, nodeid in too_slow:
             terminalreporter.write_line(f"  {seconds:6.1f} s  {nodeid}")

@@ -19,16 +19,17 @@ from jupyter_client.channels import AsyncZMQSocketChannel
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import Any, Dict, DottedObjectName, Type
 
-DROPPED: list[str] = []  # messages from the kernel that could not be read, since the grader last looked
-
 
 class TolerantChannel(AsyncZMQSocketChannel):
     """A channel that drops a message it cannot read (a bad signature, missing frames) instead of raising.
 
     The kernel runs the student's code: a kernel at its process limit has been seen to send iopub messages with
     an invalid signature, and jupyter_client's ``ValueError`` then failed the grader itself, for good, on that
-    submission. The execution notes each drop (``DROPPED``), and a graded cell during which one happened scores 0.
+    submission. Each drop goes to ``dropped``, its client's list; the execution reads it, and a graded cell
+    during which one happened scores 0.
     """
+
+    dropped: list[str]  # set by TolerantKernelClient, one list per client
 
     async def get_msg(self, timeout: float | None = None) -> dict:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -41,20 +42,36 @@ class TolerantChannel(AsyncZMQSocketChannel):
                 _, message = self.session.feed_identities(frames)
                 return self.session.deserialize(message)
             except Exception as error:  # noqa: BLE001 - whatever the kernel sent, it is unreadable
-                DROPPED.append(f"{type(error).__name__}: {str(error)[:60]}")
+                self.dropped.append(f"{type(error).__name__}: {str(error)[:60]}")
 
 
 class TolerantKernelClient(AsyncKernelClient):
+    """A kernel client whose channels drop unreadable messages into ``dropped``, this client's own list."""
+
     shell_channel_class = Type(TolerantChannel)
     iopub_channel_class = Type(TolerantChannel)
     stdin_channel_class = Type(TolerantChannel)
     control_channel_class = Type(TolerantChannel)
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.dropped: list[str] = []  # messages no channel could read, since the execution last took them
+        # jupyter_client makes a channel from its class alone: a subclass per client gives them this list
+        own = type("TolerantChannel", (TolerantChannel,), {"dropped": self.dropped})
+        self.shell_channel_class = self.iopub_channel_class = own
+        self.stdin_channel_class = self.control_channel_class = own
+
+    def take_dropped(self) -> list[str]:
+        """The messages dropped since the last call."""
+        taken = list(self.dropped)
+        self.dropped.clear()
+        return taken
+
 
 class SandboxedKernelManager(AsyncKernelManager):
     """Starts the kernel with ``sandbox.kernel_command`` in ``box``, with ``environment`` as its only variables."""
 
-    client_class = DottedObjectName("cnnlab.grade.kernel.TolerantKernelClient")
+    client_class = DottedObjectName(f"{__name__}.TolerantKernelClient")
     client_factory = Type(TolerantKernelClient)
     isolation = Any(None)  # sandbox.Isolation
     box = Any(None)  # sandbox.KernelBox

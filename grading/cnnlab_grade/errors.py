@@ -1,6 +1,6 @@
 """The grader's own failures: the grader cannot work, so it says why in one sentence and stops."""
 
-from ..errors import CourseError
+from cnnlab.errors import CourseError
 
 
 class GraderError(CourseError):
@@ -9,7 +9,7 @@ class GraderError(CourseError):
     ``exit_code`` is 2 for a command line that cannot be understood, 1 for everything else.
     """
 
-    title = "cnnlab.grade"
+    title = "cnnlab_grade"
 
     def __init__(self, message: str, exit_code: int = 1):
         super().__init__(message)

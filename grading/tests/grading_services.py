@@ -23,6 +23,18 @@ class Unavailable(Exception):
     """The system cannot start on this machine; the message says why."""
 
 
+def started_or_skipped(service, name: str):
+    """A module fixture's body: yields what ``service()`` (one of the helpers here) gives while it runs, or skips
+    the tests that need it, saying why ``name`` cannot start here."""
+    import pytest
+
+    try:
+        with service() as handle:
+            yield handle
+    except Unavailable as why:
+        pytest.skip(f"{name} cannot start here: {why}")
+
+
 def _run(command: list[str], **kwargs) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, **kwargs)
 
@@ -266,7 +278,7 @@ def reference_class():
     import atexit
 
     import grading_submissions as subs
-    from test_grade import MEMORY_MB, kit, new_course
+    from grading_runs import MEMORY_MB, kit, new_course
 
     root = Path(tempfile.mkdtemp(prefix="cnnlab-class-", dir="/tmp"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -11,13 +11,13 @@ import grading_submissions as subs
 import nbformat
 import pytest
 from course import HIDDEN_REGION, LECTURES, SOLUTION_REGION, assignment_ids, nbgrader_meta, notebooks_of
+from grading_runs import ASSIGNMENT, MEMORY_MB, kit, new_course, records
 from nbconvert import HTMLExporter
 from nbformat.v4 import new_code_cell, new_output
-from test_grade import ASSIGNMENT, MEMORY_MB, kit, new_course, records
 
-from cnnlab.grade import explain
-from cnnlab.grade.__main__ import main
-from cnnlab.grade.report import Progress
+from cnnlab_grade import explain
+from cnnlab_grade.__main__ import main
+from cnnlab_grade.report import Progress
 
 
 def hidden_lines(assignment: str) -> set[str]:

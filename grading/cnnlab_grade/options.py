@@ -55,7 +55,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse, but a bad command line ends in one line, not a usage block."""
 
     def error(self, message: str):
-        raise GraderError(f"{message} (see python -m cnnlab.grade --help)", exit_code=2)
+        raise GraderError(f"{message} (see python -m cnnlab_grade --help)", exit_code=2)
 
 
 def usable_cores() -> int:
@@ -102,10 +102,10 @@ def _positive_seconds(text: str) -> float:
 
 def grade_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m cnnlab.grade",
+        prog="python -m cnnlab_grade",
         description="Autograde every submission of one assignment with nbgrader: in parallel, each kernel in a "
         "sandbox, resumable, optionally one shard of the class. Run it from the course's root, where "
-        "nbgrader_config.py is. 'python -m cnnlab.grade merge --help' joins shard gradebooks.",
+        "nbgrader_config.py is. 'python -m cnnlab_grade merge --help' joins shard gradebooks.",
     )
     parser.add_argument("assignment", help="the assignment id, e.g. 01_lenet")
     parser.add_argument(
@@ -124,6 +124,8 @@ def grade_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--db",
+        dest="db_url",
+        metavar="DB",
         type=db_url,
         help="the gradebook to write (a SQLAlchemy URL or a SQLite file); default: the course's, or "
         "autograde/shard-I-of-N.db with --shard",
@@ -137,6 +139,8 @@ def grade_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--memory",
+        dest="memory_mb",
+        metavar="MEMORY",
         type=_non_negative_int,
         default=DEFAULT_MEMORY_MB,
         help=f"memory limit of one kernel in MB (default {DEFAULT_MEMORY_MB}; 0: no limit)",
@@ -158,7 +162,7 @@ def grade_parser() -> argparse.ArgumentParser:
 
 def merge_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="python -m cnnlab.grade merge",
+        prog="python -m cnnlab_grade merge",
         description="Join gradebooks (shards) into one: every submission with its grades, comments and status. "
         "Where a student is in several, the most recent grading wins; manual grades are never "
         "replaced by empty ones.",
@@ -171,24 +175,11 @@ def merge_parser() -> argparse.ArgumentParser:
 
 
 def parse_grade_args(argv: list[str]) -> GradeOptions:
-    args = grade_parser().parse_args(argv)
-    return GradeOptions(
-        assignment=args.assignment,
-        submitted=args.submitted,
-        workers=args.workers,
-        csv=args.csv,
-        db_url=args.db,
-        timeout=args.timeout,
-        memory_mb=args.memory,
-        shard=args.shard,
-        feedback=args.feedback,
-        force=args.force,
-        unsafe=args.unsafe,
-    )
+    return GradeOptions(**vars(grade_parser().parse_args(argv)))  # each option's dest is the field's name
 
 
 def parse_merge_args(argv: list[str]) -> MergeOptions:
     args = merge_parser().parse_args(argv)
     if args.target in args.sources:
         raise GraderError(f"the target gradebook {args.target} is also one of the sources", exit_code=2)
-    return MergeOptions(sources=args.sources, target=args.target)
+    return MergeOptions(**vars(args))

@@ -1,6 +1,6 @@
-"""The grading kit, ``python -m cnnlab.grade``, end to end on a throwaway copy of the course.
+"""The grading kit, ``python -m cnnlab_grade``, end to end on a throwaway copy of the course.
 
-One run grades a class of hostile and broken submissions of 00_foundations (tests/submissions/) with two
+One run grades a class of hostile and broken submissions of 00_foundations (submissions/, beside this file) with two
 workers; every submission must get exactly its expected grade, status and reason, the gradebook must stay
 intact, and the well-behaved ones must get what sequential ``nbgrader autograde`` gives them. Then: a
 rerun grades only what changed, three shards and a merge equal one run, a killed run resumes without
@@ -17,80 +17,39 @@ import html
 import os
 import re
 import shutil
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 import grading_submissions as subs
 import pytest
-from course import ROOT, SOLUTIONS, Course, gradebook_grades, nbgrader_environment
+from course import SOLUTIONS, Course, nbgrader_environment
+from grading_runs import (
+    ASSIGNMENT,
+    MEMORY_MB,
+    Listener,
+    class_args,
+    grades,
+    kill_while_grading,
+    kit,
+    kit_command,
+    new_course,
+    records,
+    records_so_far,
+    sandbox_problem,
+    submit_hostile_class,
+)
 
-from cnnlab.grade.__main__ import main
-from cnnlab.grade.errors import GraderError
-from cnnlab.grade.options import Shard
+from cnnlab_grade.__main__ import main
+from cnnlab_grade.options import Shard
 
-ASSIGNMENT = subs.ASSIGNMENT
-MEMORY_MB = "2560"  # a kernel of this notebook needs about 1 GB of address space
 CHEAP = [
     "malformed_json",
     "wrong_name",
 ]  # graded without a kernel: for runs that test the grader, not grading
-
-
-@cache
-def sandbox_problem() -> str:
-    """'' where bubblewrap works here, else why not."""
-    from cnnlab.grade import sandbox
-
-    with tempfile.TemporaryDirectory() as scratch:
-        os.chmod(scratch, 0o711)
-        try:
-            sandbox.detect(0, unsafe=False, scratch=Path(scratch))
-        except GraderError as error:
-            return str(error)
-    return ""
-
-
-def kit(root: Path, *args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "cnnlab.grade", *args]
-    if sandbox_problem() and args[0] != "merge" and "--unsafe" not in args:
-        command.append("--unsafe")
-    return subprocess.run(
-        command,
-        cwd=root,
-        env={**nbgrader_environment(), **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def new_course(root: Path) -> Course:
-    course = Course(root)
-    config = root / "nbgrader_config.py"
-    config.write_text(config.read_text() + f"c.Execute.timeout = {subs.CELL_TIMEOUT_S}\n")
-    course.generate(ASSIGNMENT)
-    return course
-
-
-def grades(db: Path, student: str) -> dict[str, tuple[float, float, bool]]:
-    """{cell: (score, max score, needs manual grading)} as nbgrader holds them."""
-    return gradebook_grades(db, ASSIGNMENT, student)
-
-
-def records(db: Path) -> dict[str, tuple[str, str]]:
-    """{student: (status, reason)} from the kit's table."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute("SELECT student, status, reason FROM cnnlab_grading").fetchall()
-    return {student: (status, reason) for student, status, reason in rows}
 
 
 def submissions_in(db: Path) -> list[str]:
@@ -102,23 +61,6 @@ def copy_students(run, names: list[str], folder: Path) -> Path:
     for name in names:
         shutil.copytree(run.course.submitted / name, folder / name)
     return folder
-
-
-class Listener:
-    """A server on 127.0.0.1 that hands out an answer to whoever connects, and counts them."""
-
-    def __init__(self):
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            connection, _ = self.server.accept()
-            self.connections += 1
-            with connection:
-                connection.sendall(b"def tiny_net_params(*args, **kwargs):\n    return 11642\n")
 
 
 @dataclass
@@ -137,7 +79,7 @@ class ClassRun:
 
 
 def fingerprint(db: Path) -> str:
-    from cnnlab.grade import gradebook as gb
+    from cnnlab_grade import gradebook as gb
 
     with gb.opened(f"sqlite:///{db}", "cnn-architectures") as gradebook:
         return gb.fingerprint(gb.assignment_structure(gradebook, ASSIGNMENT))
@@ -146,30 +88,12 @@ def fingerprint(db: Path) -> str:
 @pytest.fixture(scope="module")
 def class_run(tmp_path_factory) -> ClassRun:
     course = new_course(tmp_path_factory.mktemp("class"))
-    listener = Listener()
     names = [case.name for case in subs.CASES if not (case.needs_sandbox and sandbox_problem())]
-    subs.build(
-        course,
-        names,
-        SOLUTIONS=str(SOLUTIONS / ASSIGNMENT / subs.NOTEBOOK),
-        GRADEBOOK=str(course.root / "gradebook.db"),
-        PORT=str(listener.port),
-    )
+    listener = submit_hostile_class(course, names)
     before = fingerprint(course.root / "gradebook.db")
     table = course.root / "grades.csv"
     started = time.monotonic()
-    result = kit(
-        course.root,
-        ASSIGNMENT,
-        "autograde/submitted",
-        "--workers",
-        "2",
-        "--csv",
-        str(table),
-        "--memory",
-        MEMORY_MB,
-        "--feedback",
-    )
+    result = kit(course.root, *class_args(table), "--feedback")
     seconds = time.monotonic() - started
     assert result.returncode == 0, result.stderr
     with open(table, newline="") as handle:
@@ -185,7 +109,7 @@ def test_one_command_grades_the_class_with_progress_and_summary(class_run):
     err = class_run.result.stderr
     assert f"{len(class_run.names)} to grade, 0 already graded" in err
     assert "s/submission" in err and "<" in err, "a progress bar with an ETA"
-    summary = [line for line in err.splitlines() if line.startswith("cnnlab.grade: graded ")]
+    summary = [line for line in err.splitlines() if line.startswith("cnnlab_grade: graded ")]
     assert summary and f"graded {len(class_run.names)} submissions in" in summary[0]
     assert "Traceback" not in err
 
@@ -288,72 +212,14 @@ def test_scores_equal_those_of_sequential_nbgrader(class_run, tmp_path):
 # --- resuming, sharding, killing -----------------------------------------------------------------
 
 
-def slurm_script(name: str) -> str:
-    """The Slurm script ``name`` (grade.sbatch, merge.sbatch) as docs/grading.md gives it."""
-    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "docs" / "grading.md").read_text(), re.S)
-    return next(block for block in blocks if block.startswith(f"#!/usr/bin/env bash\n# {name}:"))
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = set(), [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 @pytest.mark.slow
 def test_a_killed_run_resumes_without_losing_or_doubling_a_grade(class_run, tmp_path):
     folder = tmp_path / "submitted"
     for new, old in (("a", "missing_notebook"), ("b", "perfect"), ("c", "perfect")):
         shutil.copytree(class_run.course.submitted / old, folder / new)
     db = tmp_path / "late.db"
-    command = [
-        sys.executable,
-        "-m",
-        "cnnlab.grade",
-        ASSIGNMENT,
-        str(folder),
-        "--workers",
-        "1",
-        "--db",
-        str(db),
-    ]
-    command += ["--memory", MEMORY_MB] + (["--unsafe"] if sandbox_problem() else [])
-    # kill -9 leaves the run's working folder behind: let it go where this test can remove it
-    scratch = Path(tempfile.mkdtemp(prefix="kill-"))
-    env = {**nbgrader_environment(), "TMPDIR": str(scratch)}
-    run = subprocess.Popen(command, cwd=class_run.course.root, env=env, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 300
-    kernel = None
-    while kernel is None and time.monotonic() < deadline and run.poll() is None:
-        time.sleep(0.2)
-        if _recorded(db):
-            kernel = next((p for p in _descendants(run.pid) if "ipykernel" in _cmdline(p)), None)
-    assert kernel is not None, "the run never got to b's kernel"
-    doomed = _descendants(run.pid)
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    deadline = time.monotonic() + 30
-    while any(_alive(p) for p in doomed) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not [p for p in doomed if _alive(p)], "workers and kernels die with the run"
-    shutil.rmtree(scratch, ignore_errors=True)
+    command = kit_command(ASSIGNMENT, str(folder), "--workers", "1", "--db", str(db), "--memory", MEMORY_MB)
+    kill_while_grading(command, class_run.course.root, recorded=lambda: bool(records_so_far(db)))
     assert list(records(db)) == ["a"], "b was being graded: not saved, not half-saved"
 
     rerun = subprocess.run(
@@ -370,21 +236,6 @@ def test_a_killed_run_resumes_without_losing_or_doubling_a_grade(class_run, tmp_
     assert grades(db, "b") == grades(db, "c") == grades(class_run.db, "perfect")
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT count(*) FROM grade").fetchone() == (3 * 9,)
-
-
-def _recorded(db: Path) -> dict:
-    """The kit's records so far, or {} while the gradebook is not there yet."""
-    try:
-        return records(db)
-    except sqlite3.Error:
-        return {}
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/cmdline").read_text().replace("\0", " ")
-    except OSError:
-        return ""
 
 
 @pytest.mark.slow
@@ -418,7 +269,7 @@ def test_without_a_sandbox_it_refuses_unless_unsafe(class_run, tmp_path):
     folder = tmp_path / "submitted"
     shutil.copytree(course.submitted / "missing_notebook", folder / "absent")
     subs.build_sleeper(course, folder / "sleeper" / ASSIGNMENT)
-    command = [sys.executable, "-m", "cnnlab.grade", ASSIGNMENT, str(folder), "--db", str(tmp_path / "u.db")]
+    command = [sys.executable, "-m", "cnnlab_grade", ASSIGNMENT, str(folder), "--db", str(tmp_path / "u.db")]
     run = dict(cwd=course.root, capture_output=True, text=True)
     refused = subprocess.run(command, env={**nbgrader_environment(), **env}, **run)
     assert refused.returncode == 1
@@ -463,7 +314,7 @@ def test_without_a_sandbox_it_refuses_unless_unsafe(class_run, tmp_path):
 def test_a_bad_command_line_fails_in_one_line(capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err and err.startswith("cnnlab.grade: ")
+    assert err.count("\n") == 1 and message in err and err.startswith("cnnlab_grade: ")
 
 
 def test_outside_a_course_it_says_where_to_run(capsys, tmp_path, monkeypatch):
@@ -488,7 +339,7 @@ def test_shards_split_a_class_in_stable_disjoint_parts():
 
 
 def test_the_guard_rebinds_what_the_notebooks_import():
-    from cnnlab.grade import guard
+    from cnnlab_grade import guard
 
     bindings = guard.bindings_of(sorted((SOLUTIONS / ASSIGNMENT).glob("*.ipynb")))
     assert ("checks", "cnnlab.checks", None) in bindings
@@ -500,7 +351,7 @@ def test_the_guard_rebinds_what_the_notebooks_import():
 
 def test_the_sandbox_finds_the_course_data_where_the_toolkit_does(monkeypatch, tmp_path):
     from cnnlab.data.course import data_root
-    from cnnlab.grade.sandbox import course_data_root
+    from cnnlab_grade.sandbox import course_data_root
 
     assert course_data_root() == data_root()
     monkeypatch.setenv("CNNLAB_DATA", str(tmp_path))

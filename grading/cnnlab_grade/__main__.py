@@ -1,4 +1,4 @@
-"""python -m cnnlab.grade ASSIGNMENT SUBMITTED_DIR [options]  |  python -m cnnlab.grade merge DB_URL... --db URL"""
+"""python -m cnnlab_grade ASSIGNMENT SUBMITTED_DIR [options]  |  python -m cnnlab_grade merge DB_URL... --db URL"""
 
 from __future__ import annotations
 
@@ -26,16 +26,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return grade_command(parse_grade_args(argv))
     except GraderError as error:
-        print(f"cnnlab.grade: {error}", file=sys.stderr)
+        print(f"cnnlab_grade: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("cnnlab.grade: interrupted", file=sys.stderr)
+        print("cnnlab_grade: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # a bug in the grader: one line, and the way to see more
         if os.environ.get("CNNLAB_TRACEBACK"):
             raise
         print(
-            f"cnnlab.grade: the grader failed: {type(error).__name__}: {error} "
+            f"cnnlab_grade: the grader failed: {type(error).__name__}: {error} "
             "(rerun with CNNLAB_TRACEBACK=1 to see where)",
             file=sys.stderr,
         )

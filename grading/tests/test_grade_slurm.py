@@ -5,15 +5,14 @@ exactly the grades of one ordinary run, cell by cell (issue 10)."""
 from __future__ import annotations
 
 import csv
-import re
 import sqlite3
 import subprocess
 import sys
 
 import grading_services as services
 import pytest
-from course import ROOT, gradebook_grades, nbgrader_environment
-from test_grade import ASSIGNMENT, MEMORY_MB, records, sandbox_problem, slurm_script
+from course import gradebook_grades, nbgrader_environment
+from grading_runs import ASSIGNMENT, MEMORY_MB, grading_doc_blocks, records, sandbox_problem, slurm_script
 
 pytestmark = pytest.mark.slow
 # The test's cluster is one node with 2 CPUs and 4 GB: the documented scripts ask for 8 CPUs and 32 GB per task,
@@ -23,17 +22,12 @@ SMALL_CLUSTER = "--cpus-per-task=1 --mem=1G"
 
 @pytest.fixture(scope="module")
 def slurm():
-    try:
-        with services.slurm_cluster() as env:
-            yield env
-    except services.Unavailable as why:
-        pytest.skip(f"Slurm cannot start here: {why}")
+    yield from services.started_or_skipped(services.slurm_cluster, "Slurm")
 
 
 def submission_commands() -> str:
     """The two sbatch lines of docs/grading.md, for 3 shards of 00_foundations on the test's small cluster."""
-    blocks = re.findall(r"```bash\n(.*?)```", (ROOT / "docs" / "grading.md").read_text(), re.S)
-    block = next(b for b in blocks if b.startswith("jobid=$(sbatch"))
+    block = next(b for b in grading_doc_blocks() if b.startswith("jobid=$(sbatch"))
     assert block.count("sbatch --parsable") == 2, "both lines print their job id"
     return (
         block.replace("--array=1-8", "--array=1-3")

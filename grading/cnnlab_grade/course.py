@@ -131,9 +131,10 @@ def ensure_course_data(course: Course, assignment: str) -> None:
     """
     if not needs_course_data(course, assignment):
         return
-    from ..data.course import dataset_path
-    from ..data.course import ensure_course_data as build
-    from ..errors import DataError
+    from cnnlab.data.course import dataset_path
+    from cnnlab.data.course import ensure_course_data as build
+    from cnnlab.errors import DataError
+
     from .report import say
     from .sandbox import course_data_root
 

@@ -25,7 +25,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..kernel_env import AUTOGRADE_ENV, KERNEL_ENV
+from cnnlab.kernel_env import AUTOGRADE_ENV, KERNEL_ENV
+
 from .errors import GraderError
 
 PROCESS_HEADROOM = 256  # tasks (processes and threads) a kernel may add to what its user already runs
@@ -130,10 +131,13 @@ def _bwrap_binary() -> str | None:
 
 
 def _read_only_folders() -> tuple[str, ...]:
-    """Python, the virtual environment and the toolkit: what a kernel needs to start."""
+    """Python, the virtual environment, the toolkit and this kit (the kernel's limits and guard are its code):
+    what a kernel needs to start."""
     import cnnlab
+    import cnnlab_grade
 
-    folders = [sys.base_prefix, sys.prefix, str(Path(cnnlab.__file__).resolve().parent)]
+    folders = [sys.base_prefix, sys.prefix]
+    folders += [str(Path(package.__file__).resolve().parent) for package in (cnnlab, cnnlab_grade)]
     # site folders beyond the environment's own (a .pth file's site.addsitedir): packages, never the course
     folders += [
         entry
@@ -150,7 +154,7 @@ def _read_only_folders() -> tuple[str, ...]:
 
 def course_data_root() -> Path:
     """``cnnlab.data.course.data_root()``, without importing torch (a second or two at every run's start);
-    tests/test_grade.py checks that the two agree."""
+    grading/tests/test_grade.py checks that the two agree."""
     import cnnlab
 
     configured = os.environ.get("CNNLAB_DATA")
@@ -204,7 +208,7 @@ def kernel_command(isolation: Isolation, box: KernelBox, kernel_argv: list[str])
     limits = [
         sys.executable,
         "-m",
-        "cnnlab.grade.launch",
+        "cnnlab_grade.launch",
         "--memory-mb",
         str(isolation.memory_mb),
         "--memory-kind",

@@ -13,7 +13,7 @@ RAN = ("graded", "timeout", "crashed")  # statuses of a submission whose noteboo
 
 
 def say(message: str) -> None:
-    print(f"cnnlab.grade: {message}", file=sys.stderr, flush=True)
+    print(f"cnnlab_grade: {message}", file=sys.stderr, flush=True)
 
 
 def duration(seconds: float) -> str:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import grading_submissions as subs
 import pytest
-from course import ROOT, SOLUTIONS
-from test_grade import ASSIGNMENT, MEMORY_MB, Listener, grades, new_course, records
+from course import ROOT
+from grading_runs import ASSIGNMENT, class_args, grades, new_course, records, submit_hostile_class
 
 pytestmark = pytest.mark.slow
 USER = "cnnlab-grader"
@@ -80,34 +80,16 @@ def as_user(user: str, command: list[str], cwd: Path, home: Path, **kwargs) -> s
 def test_an_instructor_who_is_not_root_grades_in_the_sandbox(instructor):
     user, folder, python = instructor
     course = new_course(folder / "course")
-    listener = Listener()
-    subs.build(
-        course,
-        CASES,
-        SOLUTIONS=str(SOLUTIONS / ASSIGNMENT / subs.NOTEBOOK),
-        GRADEBOOK=str(course.root / "gradebook.db"),
-        PORT=str(listener.port),
-    )
+    listener = submit_hostile_class(course, CASES)
     home = folder / "home"
     home.mkdir()
     subprocess.run(["chown", "-R", f"{user}:", str(course.root), str(home)], check=True)
-    probe = as_user(user, [str(python), "-c", "import cnnlab.grade, nbgrader, torch"], course.root, home)
+    probe = as_user(user, [str(python), "-c", "import cnnlab_grade, nbgrader, torch"], course.root, home)
     assert probe.returncode == 0, probe.stderr
     table = course.root / "grades.csv"
     result = as_user(
         user,
-        [
-            str(python),
-            "-m",
-            "cnnlab.grade",
-            ASSIGNMENT,
-            "autograde/submitted",
-            "--workers",
-            "2",
-            "--csv",
-            str(table),
-        ]
-        + ["--memory", MEMORY_MB],
+        [str(python), "-m", "cnnlab_grade", *class_args(table)],
         course.root,
         home,
         timeout=900,
