@@ -98,26 +98,32 @@ def svg_root(diagram) -> ElementTree.Element:
 
 
 # --- ResNet: stages, ×N runs, shortcuts ----------------------------------------------------------------------
+def stage_boxes(diagram) -> list:
+    """The boxes of a ResNet's stages: those the diagram makes in notebook 06's flat ``stages`` list."""
+    return [diagram.boxes[c] for c in diagram.box("stages").children]
+
+
 def test_resnet50_has_four_stage_boxes_of_3_4_6_3_blocks_collapsed_to_xN(resnet50):
     _, diagram = resnet50
-    stages = [box for box in diagram.boxes if box.parent is None]
-    assert [(b.name, b.blocks) for b in stages] == [
-        ("layer1", 3),
-        ("layer2", 4),
-        ("layer3", 6),
-        ("layer4", 3),
+    assert [box.name for box in diagram.boxes if box.parent is None] == ["stem", "stages", "head"]
+    stages = stage_boxes(diagram)
+    assert [(b.name, b.kind, b.blocks) for b in stages] == [
+        ("stages.stage1", "stage", 3),
+        ("stages.stage2", "stage", 4),
+        ("stages.stage3", "stage", 6),
+        ("stages.stage4", "stage", 3),
     ]
-    for stage, blocks in zip(stages, (3, 4, 6, 3)):
+    for stage, first, blocks in zip(stages, (0, 3, 7, 13), (3, 4, 6, 3)):
         drawn = [diagram.boxes[c] for c in stage.children]
         # the first block (stride, projection) stands alone; the n-1 identical ones are one box ×(n-1)
         assert [(b.kind, b.repeat) for b in drawn] == [("Bottleneck", 1), ("Bottleneck", blocks - 1)]
-        assert drawn[1].name == f"{stage.name}.1"
+        assert drawn[1].name == f"stages.{first + 1}" and drawn[1].key == f"{stage.name}.1"
     assert sum(b.kind == "Bottleneck" for b in diagram.boxes) == 8  # 16 blocks drawn as 8 boxes
     root = svg_root(diagram)
     repeats = {
         g.get("data-name"): g.get("data-repeat") for g in root.iter(f"{SVG}g") if g.get("class") == "box"
     }
-    assert repeats["layer3.1"] == "5" and repeats["layer3"] == "1"
+    assert repeats["stages.8"] == "5" and repeats["stages.stage3"] == "1"
     assert "×5" in diagram.svg and "6 blocks" in diagram.svg
 
 
@@ -179,6 +185,25 @@ class FlatResNet(nn.Module):
         return self.head(self.stages(self.stem(x)))
 
 
+class NestedResNet(nn.Module):
+    """torchvision's layout of the same net: the stem's layers one by one, each stage its own ``nn.Sequential``
+    (``layer1`` to ``layer4``), and a flatten written in ``forward``."""
+
+    def __init__(self, block, stages, width=64, num_classes=1000):
+        super().__init__()
+        flat = FlatResNet(block, stages, width, num_classes)
+        self.conv1, self.bn1, self.relu, self.maxpool = flat.stem
+        blocks = iter(flat.stages)
+        for stage, count in enumerate(stages, 1):
+            setattr(self, f"layer{stage}", nn.Sequential(*(next(blocks) for _ in range(count))))
+        self.avgpool, _, self.fc = flat.head
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
 @pytest.mark.parametrize("residual", [True, False])
 def test_a_flat_list_of_blocks_is_drawn_in_four_stage_boxes_as_torchvisions_layers_are(residual):
     """Notebook 06's ResNet-50 (one flat Sequential of 16 blocks) has the same 4 stages as torchvision's layer1-4."""
@@ -203,10 +228,18 @@ def test_a_flat_list_of_blocks_is_drawn_in_four_stage_boxes_as_torchvisions_laye
         assert drawn[1].key == f"{stage.name}.1"  # its place in its stage, not in the list
     # the numbers are the nested net's: the stage boxes change the picture, not the graph
     with torch.device("meta"):
-        nested = draw(reference_nets.resnet50(), (3, 224, 224))
+        nested = draw(NestedResNet(Bottleneck, (3, 4, 6, 3)), (3, 224, 224))
+    nested_stages = [box for box in nested.boxes if box.parent is None]
+    assert [(b.name, b.blocks) for b in nested_stages] == [
+        ("layer1", 3),
+        ("layer2", 4),
+        ("layer3", 6),
+        ("layer4", 3),
+    ]
+    assert not any(b.kind == "stage" for b in nested.boxes)  # layer1-4 are its stages already
     if residual:
         assert diagram.totals == nested.totals
-        assert [b.blocks for b in stages] == [nested.box(f"layer{i}").blocks for i in (1, 2, 3, 4)]
+        assert [b.blocks for b in stages] == [b.blocks for b in nested_stages]
     root = svg_root(diagram)
     captions = [t.text for t in root.iter(f"{SVG}text") if t.text and t.text.startswith("stage")]
     assert "stage3 · stage · 6 blocks" in captions
@@ -219,9 +252,11 @@ def test_a_flat_list_is_split_only_where_it_holds_stages():
     widening = nn.Sequential(*(nn.Sequential(nn.Conv2d(4 * 2**i, 8 * 2**i, 1), nn.ReLU()) for i in range(4)))
     assert not any(b.kind == "stage" for b in draw(nn.Sequential(nn.Identity(), widening), (4, 8, 8)).boxes)
     with torch.device("meta"):
-        nested = draw(reference_nets.resnet18(), (3, 224, 224))
+        nested = draw(NestedResNet(Bottleneck, (2, 2, 2, 2)), (3, 224, 224))
+        flat = draw(reference_nets.resnet18(), (3, 224, 224))
     assert not any(b.kind == "stage" for b in nested.boxes)  # layer1-4 are its stages already
     assert [b.blocks for b in nested.boxes if b.parent is None] == [2, 2, 2, 2]
+    assert [(b.kind, b.blocks) for b in stage_boxes(flat)] == [("stage", 2)] * 4  # the same stages, found
 
 
 def _graph(diagram) -> tuple:
@@ -256,7 +291,9 @@ def test_a_run_traced_through_its_first_block_draws_what_tracing_every_block_dra
         model = build()
     quick = draw(model, shape)
     whole = cnnlab.diagram.trace_forward
-    monkeypatch.setattr(cnnlab.diagram, "trace_forward", lambda *args: whole(*args, whole=True))
+    monkeypatch.setattr(
+        cnnlab.diagram, "trace_forward", lambda *args, **options: whole(*args, **options, whole=True)
+    )
     assert _graph(draw(model, shape)) == _graph(quick)
     assert quick.svg == draw(model, shape).svg
 
@@ -282,30 +319,40 @@ def test_a_run_is_traced_in_full_again_where_its_first_block_changes_the_shape()
 
 def test_resnet152_third_stage_is_one_box_of_35_after_its_first_block():
     diagram = draw(reference_nets.resnet152, (3, 224, 224))  # a builder: built on the meta device
-    assert diagram.box("layer3").blocks == 36
-    assert diagram.box("layer3.1").repeat == 35
+    assert [b.blocks for b in stage_boxes(diagram)] == [3, 8, 36, 3]
+    third = diagram.box("stages.stage3")
+    assert [(diagram.boxes[c].name, diagram.boxes[c].repeat) for c in third.children] == [
+        ("stages.11", 1),
+        ("stages.12", 35),
+    ]
     with pytest.raises(KeyError):
-        diagram.box("layer3.2")  # drawn once, as the ×35 box
+        diagram.box("stages.13")  # drawn once, as the ×35 box
 
 
 def test_resnet_shortcuts_are_skip_edges_through_the_projection(resnet50):
     _, diagram = resnet50
-    first = diagram.node("layer2.0/add")
+    first = diagram.node("stages.3/add")  # stage 2's first block
     into = [e for e in diagram.edges if e.target == first.id]
     skips = [e for e in into if e.skip]
     assert len(into) == 2 and len(skips) == 1
-    assert diagram.nodes[skips[0].source].name == "layer2.0.downsample.1"  # the projection's batch norm
-    identity = diagram.node("layer2.1/add")  # in the ×3 box: the shortcut is the block's own input
+    assert diagram.nodes[skips[0].source].name == "stages.3.shortcut.1"  # the projection's batch norm
+    identity = diagram.node("stages.4/add")  # in the ×3 box: the shortcut is the block's own input
     skip = next(e for e in diagram.edges if e.target == identity.id and e.skip)
-    assert diagram.nodes[skip.source].name == "layer2.0.relu#3"
+    assert diagram.nodes[skip.source].name == "stages.4.shortcut"  # its nn.Identity
+    assert [n.name for n in diagram.inputs_of(diagram.nodes[skip.source])] == ["stages.3.relu#3"]
     assert skip.text == "512×28×28"
+    # torchvision's layout adds the projection, and the identity's own input, the same way
+    with torch.device("meta"):
+        nested = draw(NestedResNet(Bottleneck, (3, 4, 6, 3)), (3, 224, 224))
+    skip = next(e for e in nested.edges if e.target == nested.node("layer2.0/add").id and e.skip)
+    assert nested.nodes[skip.source].name == "layer2.0.shortcut.1"
 
 
 def test_numbers_are_the_summarys_and_add_up_over_the_collapsed_runs(resnet50):
     model, diagram = resnet50
     summary = summarize(model, (3, 224, 224))
-    conv = diagram.node("layer3.0.conv2")
-    row = summary.row("layer3.0.conv2")
+    conv = diagram.node("stages.7.conv2")  # stage 3's first block
+    row = summary.row("stages.7.conv2")
     assert (conv.params, conv.macs, conv.memory, conv.config) == (
         row.params,
         row.macs,
@@ -330,7 +377,11 @@ def test_edges_carry_the_summarys_output_shapes(resnet50, googlenet):
                 checked += 1
         assert checked > 50
     _, diagram = resnet50
-    flatten = next(e for e in diagram.edges if diagram.nodes[e.target].name == "fc")
+    into_fc = next(e for e in diagram.edges if diagram.nodes[e.target].name == "head.2")
+    assert (diagram.nodes[into_fc.source].kind, into_fc.text) == ("Flatten", "2048")  # nn.Flatten: a layer
+    with torch.device("meta"):
+        nested = draw(NestedResNet(Bottleneck, (3, 4, 6, 3)), (3, 224, 224))
+    flatten = next(e for e in nested.edges if nested.nodes[e.target].name == "fc")
     assert flatten.text == "2048×1×1 → 2048"  # the avgpool's output, then what the flatten in forward passed
 
 
@@ -561,14 +612,13 @@ def test_a_summary_draws_as_its_rows_in_their_blocks():
         model = reference_nets.resnet50()
     summary = summarize(model, (3, 224, 224))
     diagram = draw(summary)
-    stages = [box for box in diagram.boxes if box.parent is None]
-    assert [(b.name, b.blocks) for b in stages] == [
-        ("layer1", 3),
-        ("layer2", 4),
-        ("layer3", 6),
-        ("layer4", 3),
+    assert [(b.name, b.blocks) for b in stage_boxes(diagram)] == [
+        ("stages.stage1", 3),
+        ("stages.stage2", 4),
+        ("stages.stage3", 6),
+        ("stages.stage4", 3),
     ]
-    assert diagram.box("layer3.1").repeat == 5
+    assert diagram.box("stages.8").repeat == 5
     assert sum(n.macs * n.repeat for n in diagram.nodes if n.macs) == summary.total_macs
     svg_root(diagram)
 

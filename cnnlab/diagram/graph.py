@@ -269,12 +269,16 @@ def build_graph(trace: Trace, rows: dict[int, object]) -> tuple[list[Node], list
             if source in visible:
                 shape = visible[source].shape or ()
                 edges.append(Edge(visible[source].id, visible[op.index].id, shape, passed))
-    for (
-        target
-    ) in visible.values():  # ResNet's shortcut: the input of an addition that comes from further back
+    # ResNet's shortcut: the input of an addition that comes from further back, i.e. with fewer layers behind it.
+    # Judged by depth (the longest path from the input), not by which input ran first: `out + self.shortcut(x)`
+    # runs the projection (or an nn.Identity) after the main path, yet it is the shortcut.
+    depth: dict[int, int] = {}
+    for edge in sorted(edges, key=lambda e: e.target):  # node ids follow the forward pass: sources come first
+        depth[edge.target] = max(depth.get(edge.target, 0), depth.get(edge.source, 0) + 1)
+    for target in visible.values():
         if target.kind == "add":
             into = [e for e in edges if e.target == target.id]
-            for edge in sorted(into, key=lambda e: e.source)[:-1]:
+            for edge in sorted(into, key=lambda e: (depth.get(e.source, 0), e.source))[:-1]:
                 edge.skip = True
     nodes = sorted(visible.values(), key=lambda n: n.id)
     if trace.failed is None:

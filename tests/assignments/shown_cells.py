@@ -38,6 +38,26 @@ def first_explorer(notebook: str) -> int:
     )
 
 
+def move_cell(notebook: str) -> tuple[int, str]:
+    """(index, source) of the notebook's one code cell that makes the explorer's moves in code (it starts with
+    ``explorer = explore(``), ungraded: it comes after the build and is no part of a graded run."""
+    found = [
+        (index, cell.source)
+        for index, cell in enumerate(_cells(notebook))
+        if cell.cell_type == "code" and cell.source.lstrip().startswith("explorer = explore(")
+    ]
+    assert len(found) == 1, f"{notebook}: {len(found)} cells make the explorer's moves in code, not one"
+    assert nbgrader_meta(_cells(notebook)[found[0][0]]) == {}, (
+        f"{notebook}: the moves cell should be ungraded"
+    )
+    return found[0]
+
+
+def markdown_of(notebook: str, grade_id: str) -> str:
+    """The text of a markdown cell (a written answer's model answer, with the solution), its lines joined."""
+    return " ".join(_cells(notebook)[index_of(notebook, grade_id)].source.split())
+
+
 def source_of(notebook: str, index: int) -> str:
     return _cells(notebook)[index].source
 

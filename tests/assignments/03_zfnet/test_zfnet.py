@@ -1,6 +1,6 @@
 """Notebook 03 (ZFNet): what it says holds (the setting its text suggests fails where it says, the prose's numbers
-are what the cells compute, its diagram marks what its text says), and its checks against the usual mistakes
-(mistakes.toml beside this file)."""
+are what the cells compute, its steps in code add up as their labels say, its diagram marks what its text says),
+and its checks against the usual mistakes (mistakes.toml beside this file)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import nbformat
 import torch
 from course import SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
-from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
+from shown_cells import cell_calling, first_explorer, index_of, markdown_of, move_cell, run_cell, text_before
+
+from cnnlab import fmt, summarize
 
 
 def _markdown(notebook: str) -> str:
@@ -64,3 +66,34 @@ def test_the_diagram_of_zfnet_against_alexnet_outlines_the_layers_the_text_says(
         "LocalResponseNorm": [True, False],  # NORM1, NORM2
         "Linear": [True, False, False],  # FC6, FC7, FC8
     }
+
+
+def test_the_three_steps_in_code_add_up_as_their_labels_say(capsys):
+    """ "+ CONV2 stride 2" keeps CONV1's move: the steps accumulate (``move``), and each is read against AlexNet."""
+    notebook = "03_zfnet/zfnet.ipynb"
+    index, source = move_cell(notebook)
+    assert first_explorer(notebook) < index
+    assert "`explorer.move(...)` keeps the earlier moves" in text_before(notebook, index)
+    namespace = solution_code(notebook, "family_class")
+    run_cell(source, namespace)
+    printed = capsys.readouterr().out
+    explorer, family = namespace["explorer"], namespace["AlexNetFamily"]
+    steps = {}
+    for _label, change in namespace["steps"]:
+        steps.update(change)  # what the labels say: each step on top of the ones before it
+    assert {name: explorer.values[name] for name in steps} == steps
+    zfnet = summarize(family(**steps), (3, 227, 227))
+    assert explorer.summary.total_params == zfnet.total_params
+    # the last step's difference is the three steps' together, against AlexNet
+    alexnet = summarize(family(), (3, 227, 227))
+    last = printed.split("+ wider CONV3-5:")[1]
+    assert f"params {fmt.count(alexnet.total_params)} → {fmt.count(zfnet.total_params)}" in last
+    # Q2's model answer quotes the first two steps as printed
+    first, second = printed.split("+ CONV2 stride 2:")
+    assert "MACs 1.14G → 4.49G (+3.35G, ×3.95)" in first and "activations 3.41 MiB → 14.15 MiB" in first
+    assert "MACs 1.14G → 1.24G" in second and "params 62.4M → 62.4M" in second
+    answer = markdown_of(notebook, "q_stride_cost")
+    assert (
+        "from 1.14G to 4.49G (×3.95)" in answer and "from 3.41 MiB to 14.15 MiB per image (×4.15)" in answer
+    )
+    assert "62.4M parameters and 1.24G MACs" in answer

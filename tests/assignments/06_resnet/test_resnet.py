@@ -1,5 +1,5 @@
-"""Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic, the diagram of
-ResNet-50 and the trained mini's feature maps, and what their text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
+"""Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic and its moves in
+code, the diagram of ResNet-50 and the trained mini's feature maps, and what their text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
 it) and no others, with a message that names the block.
 
 The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
@@ -16,7 +16,7 @@ import torch
 from course import ROOT, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
 from harness import Mistake, tomllib, unit
-from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
+from shown_cells import cell_calling, first_explorer, index_of, move_cell, run_cell, source_of, text_before
 from torch import nn
 
 from cnnlab import load_course_data, summarize
@@ -122,7 +122,19 @@ def test_the_diagram_of_resnet50_follows_its_checks_and_shows_every_shortcut_and
     assert index_of(NOTEBOOK, "resnet_bottleneck_check") < index < first_explorer(NOTEBOOK)
     text = text_before(NOTEBOOK, index)
     assert "3, 4, 6 and 3 bottlenecks, 16 blocks in all" in text and "(×2, ×3, ×5 and ×2)" in text
+    assert "into four stage boxes, `stage1` to `stage4`" in text
     diagram = run_cell(source, dict(blocks))
+    # the flat list of 16 blocks is drawn as the lecture's 4 stages: 4 stage boxes of 3, 4, 6 and 3 blocks, each
+    # its first block and one box ×N for the others
+    stages = [diagram.boxes[child] for child in diagram.box("stages").children]
+    assert [(stage.name, stage.kind, stage.blocks) for stage in stages] == [
+        ("stages.stage1", "stage", 3),
+        ("stages.stage2", "stage", 4),
+        ("stages.stage3", "stage", 6),
+        ("stages.stage4", "stage", 3),
+    ]
+    for stage, blocks_in_stage in zip(stages, (3, 4, 6, 3)):
+        assert [diagram.boxes[child].repeat for child in stage.children] == [1, blocks_in_stage - 1]
     adds = [node for node in diagram.nodes if node.kind == "add"]
     assert sum(add.repeat for add in adds) == 16  # one addition per block; a run drawn ×N counts its N
     assert sorted(add.repeat for add in adds if add.repeat > 1) == [
@@ -139,7 +151,10 @@ def test_the_diagram_of_resnet50_follows_its_checks_and_shows_every_shortcut_and
         # two inputs: the last batch norm and the shortcut, which arrives as a skip
         (shortcut,) = [node for node in diagram.inputs_of(add) if node.name != f"{block}.bn3"]
         assert shortcut.name.startswith(f"{block}.shortcut")
-        assert [edge.skip for edge in diagram.edges if edge.target == add.id].count(True) == 1
+        (skip,) = [edge for edge in diagram.edges if edge.target == add.id and edge.skip]
+        assert (
+            diagram.nodes[skip.source] == shortcut
+        )  # the dashed edge is the shortcut's, not the main path's
         projection = [n.kind for n in diagram.nodes if n.name.startswith(f"{block}.shortcut.")]
         if block_input.shape != add.shape:  # the shape changes: a 1×1 conv and its batch norm
             assert (
@@ -176,3 +191,38 @@ def test_the_feature_maps_follow_the_training_run_and_show_the_trained_minis_thr
     assert resnet_mini.training and all(
         torch.equal(t, weights[n]) for n, t in resnet_mini.state_dict().items()
     )
+
+
+def test_each_move_in_code_starts_from_resnet50_and_a_refused_one_prints_why(family, capsys):
+    index, source = move_cell(NOTEBOOK)
+    assert first_explorer(NOTEBOOK) < index < index_of(NOTEBOOK, "mini_models")  # after the build, untrained
+    assert "Each move starts from ResNet-50" in text_before(NOTEBOOK, index)
+    namespace = dict(family)
+    run_cell(source, namespace)
+    printed = capsys.readouterr().out.splitlines()
+    resnet = family["resnet"]
+    headlines = [
+        summarize(resnet(34), (3, 224, 224)),
+        summarize(resnet(101), (3, 224, 224)),
+        summarize(resnet(152), (3, 224, 224)),
+        summarize(family["ResNet"](family["Bottleneck"], (3, 4, 6, 3), width=32), (3, 224, 224)),
+        summarize(resnet(50), (3, 320, 320)),
+    ]
+    labels = [label for label, _ in namespace["moves"]]
+    assert [line for line in printed if not line.startswith(" ")] == [
+        f"{label}: {summary.headline()}" for label, summary in zip(labels, headlines)
+    ]
+    # a student's basic block without its projection: the ResNet-34 move cannot work, says why, and the cell goes on
+    basic = family["BasicBlock"]
+
+    class WithoutProjection(basic):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.shortcut = nn.Identity()
+
+    namespace = dict(family, BasicBlock=WithoutProjection)
+    run_cell(source_of(NOTEBOOK, index_of(NOTEBOOK, "explorer_build")), namespace)  # the builder, over it
+    run_cell(source, namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("ResNet-34 (basic blocks): cannot work: ")
+    assert [line.split(":")[0] for line in printed if not line.startswith(" ")] == labels

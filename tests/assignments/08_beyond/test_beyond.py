@@ -16,10 +16,10 @@ import pytest
 import torch
 from course import HIDDEN_REGION, LECTURES, SOLUTION_REGION, SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
-from shown_cells import cell_calling, index_of, run_cell, text_before
+from shown_cells import cell_calling, index_of, move_cell, run_cell, text_before
 from torch import nn
 
-from cnnlab import summarize
+from cnnlab import fmt, summarize
 
 NOTEBOOK = "08_beyond/beyond.ipynb"
 CELLS = (
@@ -333,6 +333,27 @@ def test_the_explorers_map_size_changes_work_not_parameters(dense_explorer):
     assert after.total_params == before.total_params
     assert after.total_macs * 16 == pytest.approx(before.total_macs, rel=0.01)  # (56 / 14)² fewer positions
     assert after.output_shape == (128, 7, 7)
+
+
+def test_each_move_in_code_starts_from_densenet121s_first_block(ns, capsys):
+    """The map size's line shows the map size alone (not on top of the 24 layers of the line before it)."""
+    index, source = move_cell(NOTEBOOK)
+    assert index_of(NOTEBOOK, "dense_explorer_builder") < index < index_of(NOTEBOOK, "mini_models")
+    assert "Each move starts from DenseNet-121's first block" in text_before(NOTEBOOK, index)
+    namespace = dict(ns)
+    run_cell(source, namespace)
+    printed = capsys.readouterr().out
+    build = namespace["dense_block_and_transition"]
+    for move in namespace["moves"]:  # each labelled by its dict
+        shape = (64, move.get("input_size", 56), move.get("input_size", 56))
+        alone = summarize(build(**{k: v for k, v in move.items() if k != "input_size"}), shape)
+        last_conv = [row for row in alone.rows if row.kind == "Conv2d"][-3]  # the last dense layer's 1×1
+        assert f"{move}: last dense layer's 1×1 conv has {last_conv.params:,} params" in printed
+    baseline = summarize(build(), (64, 56, 56))
+    after_map_size = printed.split("{'input_size': 14}:")[1]
+    assert f"params {fmt.count(baseline.total_params)} → {fmt.count(baseline.total_params)} (±0, ×1.00)" in (
+        after_map_size
+    )
 
 
 def test_every_corner_of_the_explorer_works(dense_explorer):
