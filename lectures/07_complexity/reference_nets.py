@@ -218,6 +218,19 @@ class GoogLeNet(nn.Module):
 # --- ResNet -----------------------------------------------------------------------------------------------
 # Notebook 06's classes, as its solution writes them: the same names, arguments and attributes. Their counts are
 # torchvision's (the bottleneck's stride on its 3×3 conv, torchvision's 'V1.5').
+def residual_shortcut(in_channels, out_channels, stride, residual):
+    """What a block adds to its branch: None for a plain block, the input itself where the shape holds, and a
+    strided 1×1 conv with batch norm (a projection) where it changes. Both blocks below use it."""
+    if not residual:
+        return None
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
 class BasicBlock(nn.Module):
     """Two 3×3 conv-BN layers; the input, projected if its shape changes, is added before the last ReLU."""
 
@@ -231,14 +244,7 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = None  # a plain block adds nothing
-        if residual:
-            self.shortcut = nn.Identity()
-            if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(out_channels),
-                )
+        self.shortcut = residual_shortcut(in_channels, out_channels, stride, residual)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
@@ -263,14 +269,7 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = None  # a plain block adds nothing
-        if residual:
-            self.shortcut = nn.Identity()
-            if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(out_channels),
-                )
+        self.shortcut = residual_shortcut(in_channels, out_channels, stride, residual)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
