@@ -217,7 +217,8 @@ class GoogLeNet(nn.Module):
 
 # --- ResNet -----------------------------------------------------------------------------------------------
 # Notebook 06's classes, as its solution writes them: the same names, arguments and attributes. Their counts are
-# torchvision's (the bottleneck's stride on its 3×3 conv, torchvision's 'V1.5').
+# torchvision's (the bottleneck's stride on its 3×3 conv, torchvision's 'V1.5'). What both blocks do alike, the
+# shortcut and the sum that ends them, is written once, in the two functions first.
 def residual_shortcut(in_channels, out_channels, stride, residual):
     """What a block adds to its branch: None for a plain block, the input itself where the shape holds, and a
     strided 1×1 conv with batch norm (a projection) where it changes. Both blocks below use it."""
@@ -229,6 +230,14 @@ def residual_shortcut(in_channels, out_channels, stride, residual):
         nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
         nn.BatchNorm2d(out_channels),
     )
+
+
+def with_shortcut(block, x, branch):
+    """A block's output: its branch plus its shortcut of the input ``x`` (a plain block adds nothing), then the
+    last ReLU."""
+    if block.shortcut is not None:
+        branch = branch + block.shortcut(x)
+    return block.relu(branch)
 
 
 class BasicBlock(nn.Module):
@@ -248,10 +257,7 @@ class BasicBlock(nn.Module):
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.relu(out)
+        return with_shortcut(self, x, self.bn2(self.conv2(out)))
 
 
 class Bottleneck(nn.Module):
@@ -274,10 +280,7 @@ class Bottleneck(nn.Module):
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.relu(out)
+        return with_shortcut(self, x, self.bn3(self.conv3(out)))
 
 
 class ResNet(nn.Module):
