@@ -174,20 +174,6 @@ def test_a_new_batch_size_scales_the_learning_rate(data):
     assert trained(data, budget=ONE_EPOCH, batch_size=50, lr=0.1).lr == 0.1
 
 
-@pytest.mark.parametrize(
-    "options, words",
-    [
-        ({"epochs": 0}, "epochs"),
-        ({"batch_size": 2.5}, "batch_size"),
-        ({"lr": -1.0}, "lr"),
-        ({"warmup_fraction": 1.0}, "warmup_fraction"),
-    ],
-)
-def test_a_bad_budget_says_which_value(options, words):
-    with pytest.raises(ConfigError, match=words):
-        Budget(**({"epochs": 1, "batch_size": 8, "lr": 0.1} | options))
-
-
 def test_the_schedule_warms_up_then_decays():
     factor = train._warmup_cosine(total_steps=100, warmup_steps=10)
     factors = [factor(step) for step in range(100)]
@@ -224,17 +210,24 @@ def test_a_model_for_larger_images(data):
     )  # PyTorch's own words ("mat1 and mat2 shapes cannot be multiplied") are left out
 
 
-def test_a_bug_in_forward_keeps_its_traceback(data):
-    class Buggy(nn.Module):
+def tiny_net_with_forward(forward) -> nn.Module:
+    """``tiny_net`` as ``self.net`` of a model whose forward is ``forward(self, images)``: a student's own forward."""
+
+    class StudentModel(nn.Module):
         def __init__(self):
             super().__init__()
             self.net = tiny_net()
 
-        def forward(self, images):
-            return self.nte(images)
+    StudentModel.forward = forward
+    return StudentModel()
+
+
+def test_a_bug_in_forward_keeps_its_traceback(data):
+    def misspelt(self, images):
+        return self.nte(images)
 
     with pytest.raises(AttributeError, match="nte"):
-        fit_quietly(Buggy(), data)
+        fit_quietly(tiny_net_with_forward(misspelt), data)
 
 
 def test_a_model_with_the_wrong_number_of_classes(data):
@@ -243,16 +236,11 @@ def test_a_model_with_the_wrong_number_of_classes(data):
 
 
 def test_a_model_whose_output_is_not_a_tensor(data):
-    class TwoHeads(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = tiny_net()
-
-        def forward(self, images):
-            return self.net(images), self.net(images)
+    def two_heads(self, images):
+        return self.net(images), self.net(images)
 
     with pytest.raises(ConfigError, match="returned a tuple"):
-        fit_quietly(TwoHeads(), data)
+        fit_quietly(tiny_net_with_forward(two_heads), data)
 
 
 @pytest.mark.parametrize(
@@ -269,19 +257,32 @@ def test_a_model_without_parameters(data):
         fit_quietly(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()), data)
 
 
+def a_budget(data, **options):
+    return Budget(**({"epochs": 1, "batch_size": 8, "lr": 0.1} | options))
+
+
+def a_fit(data, **options):
+    return fit_quietly(tiny_net(), data, **options)
+
+
+# Each bad value is refused with a message that names it: in a Budget, or as an option of fit
 @pytest.mark.parametrize(
-    "options, words",
+    "build, options, words",
     [
-        ({"lr": 0}, "lr should be a positive number"),
-        ({"batch_size": 0}, "batch_size should be a whole number"),
-        ({"weight_decay": -1}, "weight_decay"),
-        ({"label_smoothing": 1.5}, "label_smoothing"),
-        ({"device": "gpu0"}, "device must be like"),
+        (a_budget, {"epochs": 0}, "epochs"),
+        (a_budget, {"batch_size": 2.5}, "batch_size"),
+        (a_budget, {"lr": -1.0}, "lr"),
+        (a_budget, {"warmup_fraction": 1.0}, "warmup_fraction"),
+        (a_fit, {"lr": 0}, "lr should be a positive number"),
+        (a_fit, {"batch_size": 0}, "batch_size should be a whole number"),
+        (a_fit, {"weight_decay": -1}, "weight_decay"),
+        (a_fit, {"label_smoothing": 1.5}, "label_smoothing"),
+        (a_fit, {"device": "gpu0"}, "device must be like"),
     ],
 )
-def test_bad_options(data, options, words):
+def test_a_bad_value_says_which(data, build, options, words):
     with pytest.raises(ConfigError, match=words):
-        fit_quietly(tiny_net(), data, **options)
+        build(data, **options)
 
 
 def test_a_bad_thread_count(data, monkeypatch):

@@ -23,6 +23,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from ..summary.forward import meta_weights
+
 __all__ = ["BlockCall", "OpCall", "Trace", "trace_forward"]
 
 # Ops that combine two activations into one, by the name the diagram gives them
@@ -306,31 +308,6 @@ def _first_tensor(value) -> torch.Tensor | None:
     return tensors[0] if tensors else None
 
 
-@contextmanager
-def _meta_weights(model: nn.Module):
-    """Every parameter and buffer swapped for a meta copy (one per shared tensor), the originals put back after."""
-    copies: dict[int, torch.Tensor] = {}
-    swapped: list[tuple[dict, str, torch.Tensor]] = []
-    try:
-        for module in model.modules():
-            for store in (module._parameters, module._buffers):
-                for name, tensor in store.items():
-                    if tensor is None or tensor.is_meta:
-                        continue
-                    copy = copies.get(id(tensor))
-                    if copy is None:
-                        copy = torch.empty_like(tensor, device="meta")
-                        if isinstance(tensor, nn.Parameter):
-                            copy = nn.Parameter(copy, requires_grad=tensor.requires_grad)
-                        copies[id(tensor)] = copy
-                    swapped.append((store, name, tensor))
-                    store[name] = copy
-        yield
-    finally:
-        for store, name, tensor in swapped:
-            store[name] = tensor
-
-
 def structure(module: nn.Module) -> tuple:
     """What makes two blocks identical: every submodule's path, class, settings and parameter shapes."""
     return tuple(
@@ -448,7 +425,7 @@ def _trace(model: nn.Module, input_shape: tuple[int, ...], known_shapes, trainin
     ]
     failed, error, output = None, None, None
     try:
-        with _meta_weights(model), torch.no_grad(), tracer:
+        with meta_weights(model), torch.no_grad(), tracer:
             output = model(x)
     except Exception as raised:  # the net cannot run: the diagram stops at the layer that raised
         failed, error = tracer.fail(), raised

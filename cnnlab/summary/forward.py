@@ -107,13 +107,15 @@ def _forward_on_meta(model: nn.Module, batch_shape: tuple[int, ...], params: lis
     buffers = (b for m in modules for b in m._buffers.values() if b is not None)
     if all(p.is_meta for p in params) and all(b.is_meta for b in buffers):
         return model(x)
-    with _meta_weights(model):
+    with meta_weights(model):
         return model(x)
 
 
 @contextmanager
-def _meta_weights(model: nn.Module):
+def meta_weights(model: nn.Module):
     """Every parameter and buffer swapped for a meta copy, and the very same tensors put back afterwards.
+
+    Also the diagram's tracer runs its forward pass inside it, so the diagram never touches the weights either.
 
     A tensor shared by two modules gets one copy, so the weights stay tied. (``torch.func.functional_call`` was
     used before, and left a module that appears twice in a model holding its meta copies.)

@@ -217,7 +217,29 @@ class GoogLeNet(nn.Module):
 
 # --- ResNet -----------------------------------------------------------------------------------------------
 # Notebook 06's classes, as its solution writes them: the same names, arguments and attributes. Their counts are
-# torchvision's (the bottleneck's stride on its 3×3 conv, torchvision's 'V1.5').
+# torchvision's (the bottleneck's stride on its 3×3 conv, torchvision's 'V1.5'). What both blocks do alike, the
+# shortcut and the sum that ends them, is written once, in the two functions first.
+def residual_shortcut(in_channels, out_channels, stride, residual):
+    """What a block adds to its branch: None for a plain block, the input itself where the shape holds, and a
+    strided 1×1 conv with batch norm (a projection) where it changes. Both blocks below use it."""
+    if not residual:
+        return None
+    if stride == 1 and in_channels == out_channels:
+        return nn.Identity()
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
+        nn.BatchNorm2d(out_channels),
+    )
+
+
+def with_shortcut(block, x, branch):
+    """A block's output: its branch plus its shortcut of the input ``x`` (a plain block adds nothing), then the
+    last ReLU."""
+    if block.shortcut is not None:
+        branch = branch + block.shortcut(x)
+    return block.relu(branch)
+
+
 class BasicBlock(nn.Module):
     """Two 3×3 conv-BN layers; the input, projected if its shape changes, is added before the last ReLU."""
 
@@ -231,21 +253,11 @@ class BasicBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, out_channels, 3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = None  # a plain block adds nothing
-        if residual:
-            self.shortcut = nn.Identity()
-            if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(out_channels),
-                )
+        self.shortcut = residual_shortcut(in_channels, out_channels, stride, residual)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.relu(out)
+        return with_shortcut(self, x, self.bn2(self.conv2(out)))
 
 
 class Bottleneck(nn.Module):
@@ -263,22 +275,12 @@ class Bottleneck(nn.Module):
         self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
         self.bn3 = nn.BatchNorm2d(out_channels)
         self.relu = nn.ReLU(inplace=True)
-        self.shortcut = None  # a plain block adds nothing
-        if residual:
-            self.shortcut = nn.Identity()
-            if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(out_channels),
-                )
+        self.shortcut = residual_shortcut(in_channels, out_channels, stride, residual)
 
     def forward(self, x):
         out = self.relu(self.bn1(self.conv1(x)))
         out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.relu(out)
+        return with_shortcut(self, x, self.bn3(self.conv3(out)))
 
 
 class ResNet(nn.Module):
