@@ -13,9 +13,10 @@ of key=value pairs (medians, in milliseconds).
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -30,12 +31,9 @@ TARGET_MS = 250.0
 
 
 def reference_nets():
-    spec = importlib.util.spec_from_file_location(
-        "reference_nets", ROOT / "solutions" / "07_complexity" / "reference_nets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """Notebook 07's reference nets, imported from their folder as the notebook does."""
+    sys.path.insert(0, str(ROOT / "solutions" / "07_complexity"))
+    return importlib.import_module("reference_nets")
 
 
 def explorer_updates(nets, shape, repeats: int) -> dict[str, float]:

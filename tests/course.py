@@ -6,6 +6,7 @@ solutions and the per-cell timeout from the real course's nbgrader_config.py.
 
 from __future__ import annotations
 
+import importlib
 import json
 import re
 import subprocess
@@ -30,6 +31,15 @@ HIDDEN_REGION = re.compile(
     r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S
 )
 MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "BEGIN MARK SCHEME")
+
+
+def reference_nets():
+    """Notebook 07's reference nets (solutions/07_complexity/reference_nets.py), imported as the notebook imports
+    them: from their folder, so every test that uses them shares one module."""
+    folder = str(SOLUTIONS / "07_complexity")
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    return importlib.import_module("reference_nets")
 
 
 def assignment_ids() -> list[str]:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import ast
 import base64
-import importlib.util
 import re
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+import course
 import nbformat
 import pytest
 import torch
@@ -26,16 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def _reference_nets():
-    spec = importlib.util.spec_from_file_location(
-        "reference_nets", ROOT / "solutions" / "07_complexity" / "reference_nets.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-reference_nets = _reference_nets()
+reference_nets = course.reference_nets()
 
 
 @pytest.fixture(scope="module")
@@ -127,62 +118,10 @@ def test_resnet50_has_four_stage_boxes_of_3_4_6_3_blocks_collapsed_to_xN(resnet5
     assert "×5" in diagram.svg and "6 blocks" in diagram.svg
 
 
-class Bottleneck(nn.Module):
-    """Notebook 06's bottleneck: 1×1, 3×3 (stride), 1×1 ×4, and a shortcut projected when the shape changes."""
-
-    expansion = 4
-
-    def __init__(self, in_channels, channels, stride=1, residual=True):
-        super().__init__()
-        out_channels = channels * self.expansion
-        self.conv1 = nn.Conv2d(in_channels, channels, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(channels)
-        self.conv2 = nn.Conv2d(channels, channels, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(channels)
-        self.conv3 = nn.Conv2d(channels, out_channels, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out_channels)
-        self.relu = nn.ReLU(inplace=True)
-        self.shortcut = None
-        if residual:
-            self.shortcut = nn.Identity()
-            if stride != 1 or in_channels != out_channels:
-                self.shortcut = nn.Sequential(
-                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                    nn.BatchNorm2d(out_channels),
-                )
-
-    def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.shortcut is not None:
-            out = out + self.shortcut(x)
-        return self.relu(out)
-
-
-class FlatResNet(nn.Module):
-    """Notebook 06's ResNet: every residual block of every stage in ONE flat ``nn.Sequential``, ``self.stages``."""
-
-    def __init__(self, block, stages, width=64, num_classes=1000, residual=True):
-        super().__init__()
-        self.stem = nn.Sequential(
-            nn.Conv2d(3, width, 7, stride=2, padding=3, bias=False),
-            nn.BatchNorm2d(width),
-            nn.ReLU(inplace=True),
-            nn.MaxPool2d(3, stride=2, padding=1),
-        )
-        blocks, in_channels = [], width
-        for stage, count in enumerate(stages):
-            channels = width * 2**stage
-            for position in range(count):
-                stride = 2 if stage > 0 and position == 0 else 1
-                blocks.append(block(in_channels, channels, stride, residual))
-                in_channels = channels * block.expansion
-        self.stages = nn.Sequential(*blocks)
-        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(in_channels, num_classes))
-
-    def forward(self, x):
-        return self.head(self.stages(self.stem(x)))
+# Notebook 06's blocks and its ResNet, as notebook 07's reference nets write them out: every residual block of
+# every stage in ONE flat ``nn.Sequential``, ``self.stages``
+Bottleneck = reference_nets.Bottleneck
+FlatResNet = reference_nets.ResNet
 
 
 class NestedResNet(nn.Module):
@@ -191,7 +130,7 @@ class NestedResNet(nn.Module):
 
     def __init__(self, block, stages, width=64, num_classes=1000):
         super().__init__()
-        flat = FlatResNet(block, stages, width, num_classes)
+        flat = FlatResNet(block, stages, width=width, num_classes=num_classes)
         self.conv1, self.bn1, self.relu, self.maxpool = flat.stem
         blocks = iter(flat.stages)
         for stage, count in enumerate(stages, 1):

@@ -5,6 +5,7 @@ import html
 import math
 import time
 
+import course
 import pytest
 import torch
 from torch import nn
@@ -336,17 +337,6 @@ def test_a_failure_in_forward_code_names_the_last_layer_that_ran_without_torch_t
 
 
 # --- repeated blocks are replayed, not run again: the same numbers, faster ----------------------------------------
-def _reference_nets():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "solutions" / "07_complexity" / "reference_nets.py"
-    spec = importlib.util.spec_from_file_location("reference_nets_for_summary", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @contextlib.contextmanager
 def _counting_replays():
     """Counts the blocks summarize replays; ``replays.off = True`` turns replaying off for the next summaries."""
@@ -411,7 +401,7 @@ def _beyond_nets():
 def test_replaying_repeated_blocks_changes_no_number(name, replayed):
     from torch.utils.flop_counter import FlopCounterMode
 
-    builders = _beyond_nets() if name in ("densenet121", "squeezenet1_1") else vars(_reference_nets())
+    builders = _beyond_nets() if name in ("densenet121", "squeezenet1_1") else vars(course.reference_nets())
     with torch.device("meta"):
         model = builders[name]()
     fast, slow, count = _with_and_without_replay(model, (3, 224, 224))

@@ -170,12 +170,14 @@ def test_the_model_is_built_on_the_meta_device():
     assert devices == [torch.device("meta")] * 2
 
 
-def test_a_builder_that_raises_gives_a_sentence():
-    def picky(kernel=3):
-        if kernel % 2 == 0:
-            raise RuntimeError("even kernels have no centre\nsecond line")
-        return net(kernel=kernel)
+def picky(kernel=3):
+    """A builder that cannot build an even kernel, and says so in two lines (the explorer shows the first)."""
+    if kernel % 2 == 0:
+        raise RuntimeError("even kernels have no centre\nsecond line")
+    return net(kernel=kernel)
 
+
+def test_a_builder_that_raises_gives_a_sentence():
     explorer = explore(picky, input_shape=SHAPE, kernel=(1, 7))
     explorer.set(kernel=4)
     assert explorer.message == "picky(kernel=4) raised RuntimeError: even kernels have no centre"
@@ -651,11 +653,6 @@ def test_a_refused_configuration_draws_up_to_the_failing_layer_with_the_explorer
 
 
 def test_a_builder_that_cannot_build_leaves_the_last_diagram_faded():
-    def picky(kernel=3):
-        if kernel % 2 == 0:
-            raise RuntimeError("even kernels have no centre")
-        return net(kernel=kernel)
-
     explorer = explore(picky, input_shape=SHAPE, kernel=(1, 7))
     explorer.set(kernel=5)
     last = explorer.diagram
