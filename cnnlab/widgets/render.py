@@ -70,7 +70,7 @@ def message_html(message: str) -> str:
     if not message:
         return ""
     return (
-        "<div style='color:#a00;border-left:4px solid #a00;padding:2px 8px'>"
+        "<div class='cnnlab-refusal' style='color:#a00;border-left:4px solid #a00;padding:2px 8px'>"
         f"<b>{ConfigError.title}:</b> {html.escape(message)}</div>"
     )
 
