@@ -18,6 +18,7 @@ from torch import nn
 
 from . import fmt
 from .errors import CheckFailed, ConfigError, CourseError
+from .stand_ins import StandIn, blocks_built
 from .summary import Summary, summarize
 from .summary.messages import ForwardTrace
 
@@ -29,6 +30,7 @@ __all__ = [
     "check_params",
     "check_macs",
     "check_layer_shapes",
+    "check_assembly",
     "check_learns",
     "check_raises",
     "check_own_work",
@@ -188,18 +190,19 @@ def check_params(model_or_count, expected: int, what: str = "parameters", hint: 
     _passed(f"{what}: {count:,}")
 
 
-def _summary_of(model: nn.Module, input_shape) -> Summary:
+def _summary_of(model: nn.Module, input_shape, what: str = "the model", hint: str | None = None) -> Summary:
     try:
         return summarize(model, input_shape)
     except ConfigError as error:
-        raise CheckFailed(f"the model does not run on a {fmt.shape(input_shape)} input: {error}") from None
+        where = f"the model does not run on a {fmt.shape(input_shape)} input: {error}"
+        raise CheckFailed(_crashed(what, input_shape, where, hint)) from None
 
 
 def check_macs(
     model: nn.Module, input_shape, expected: int, what: str = "MACs", hint: str | None = None
 ) -> None:
     """The exact multiply-accumulates of one forward pass of one image."""
-    macs = _summary_of(model, input_shape).total_macs
+    macs = _summary_of(model, input_shape, what, hint).total_macs
     if macs != expected:
         raise _fail(what, f"{expected:,} ({fmt.count(expected)})", f"{macs:,} ({fmt.count(macs)})", hint)
     _passed(f"{what}: {macs:,} ({fmt.count(macs)})")
@@ -256,13 +259,14 @@ def check_layer(
         with torch.no_grad(), trace if trace is not None else nullcontext():
             output = layer(inputs)
     except CourseError as error:
-        raise CheckFailed(f"{what} refused a {fmt.shape(input_shape)} input: {error}") from None
+        where = f"{what} refused a {fmt.shape(input_shape)} input: {error}"
+        raise CheckFailed(_crashed(what, input_shape, where, hint)) from None
     except Exception as error:  # noqa: BLE001 - the student's layer broke: one sentence, no torch text
         if trace is None:
-            raise CheckFailed(
-                f"{what} failed on a {fmt.shape(input_shape)} input: {type(error).__name__}"
-            ) from error
-        raise CheckFailed(trace.explain(error, what)) from error
+            where = f"{what} failed on a {fmt.shape(input_shape)} input: {type(error).__name__}"
+        else:
+            where = trace.explain(error, what)
+        raise CheckFailed(_crashed(what, input_shape, where, hint)) from error
     finally:
         for submodule, flag in modes.items():
             submodule.training = flag
@@ -306,6 +310,16 @@ def check_layer(
     return output
 
 
+def _crashed(what: str, input_shape, where: str, hint: str | None) -> str:
+    """A forward that raised: the check's own hint first (it knows the usual cause), then where it crashed.
+
+    Without a hint, the sentence that says where it crashed is the whole message."""
+    if not hint:
+        return where
+    where = where.split(" Hint: ")[0]  # the generic advice gives way to the check's own
+    return f"{what} did not run on a {fmt.shape(input_shape)} input. Hint: {hint}\nWhere it crashed: {where}"
+
+
 def check_layer_shapes(
     model: nn.Module, input_shape, reference: Sequence[tuple[str, Sequence[int]]], hint: str | None = None
 ) -> Summary:
@@ -342,6 +356,54 @@ def check_layer_shapes(
                 hint or shape_hint(expected, got),
             )
     _passed(f"all {len(reference)} layer shapes match, ending in {fmt.shape(summary.output_shape)}")
+    return summary
+
+
+def check_assembly(
+    model: nn.Module,
+    input_shape,
+    what: str,
+    *,
+    params: int,
+    macs: int | None = None,
+    output_shape: Sequence[int] | None = None,
+    hint: str | None = None,
+) -> Summary:
+    """A net built from stand-in blocks (``cnnlab.stand_ins``): its assembly, whatever the student's blocks are.
+
+    ``params`` and ``macs`` are the counts the reference net has with the same stand-ins. A failure lists the blocks
+    the net built, in order, and the parameters outside them, so the student compares them with the table in the
+    text; a mistake inside a block never fails this check (the block's own check catches it).
+    """
+    stand_ins = [m for m in model.modules() if isinstance(m, StandIn)]
+    if not stand_ins:
+        raise CheckFailed(
+            f"{what}: the net holds no stand-in block, so its assembly cannot be checked apart from its blocks. "
+            "Hint: build the blocks from the block class (or the name) the builder is given, not from a copy."
+        )
+    count = _param_count(model)
+    outside = count - sum(_param_count(m) for m in stand_ins)
+    built = "; ".join(blocks_built(model))
+    advice = hint or "compare each block's arguments and the layers around the blocks with the table above."
+    if count != params:
+        raise CheckFailed(
+            f"{what}, built with stand-in blocks (each a 1×1 conv, so that only the assembly counts): expected "
+            f"{params:,} parameters, got {count:,} ({fmt.signed_count(count - params)}). The blocks it built, in "
+            f"order: {built}; the layers outside the blocks hold {outside:,} parameters. Hint: {advice}"
+        )
+    summary = _summary_of(model, input_shape, f"{what} (with stand-in blocks)", hint)
+    if output_shape is not None and summary.output_shape != tuple(output_shape):
+        raise _fail(f"{what} output shape", fmt.shape(output_shape), fmt.shape(summary.output_shape), hint)
+    if macs is not None and summary.total_macs != macs:
+        raise CheckFailed(
+            f"{what}, built with stand-in blocks: expected {macs:,} MACs on a {fmt.shape(input_shape)} input, got "
+            f"{summary.total_macs:,} ({fmt.signed_count(summary.total_macs - macs)}): the maps between the blocks "
+            f"have other sizes. The blocks it built, in order: {built}. Hint: "
+            + (hint or "compare the strides and pools around and inside the stages with the table above.")
+        )
+    _passed(
+        f"{what}'s assembly: {len(stand_ins)} blocks, {outside:,} parameters outside them, as in the reference"
+    )
     return summary
 
 

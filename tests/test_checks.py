@@ -342,3 +342,111 @@ def test_the_student_readme_quotes_what_the_checks_print(capsys):
     from cnnlab.kernel_env import KERNEL_DISPLAY_NAME
 
     assert f"**{KERNEL_DISPLAY_NAME}**" in readme  # the kernel the student setup.sh installs
+
+
+# --- a crash shows the check's own hint first; stand-in blocks check an assembly apart from its blocks ----------
+
+
+class TwoPathBlock(nn.Module):
+    """A residual block whose shortcut was forgotten where the shape changes: its forward cannot add the paths."""
+
+    def __init__(self, in_channels, channels, stride=1):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1)
+
+    def forward(self, x):
+        return self.conv(x) + x
+
+
+def test_a_crashing_forward_shows_the_checks_own_hint_first_then_where_it_crashed():
+    hint = "the shortcut is a 1×1 conv (stride 2) when the shape changes"
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_layer(
+            TwoPathBlock(4, 8, stride=2), (4, 8, 8), (8, 4, 4), "TwoPathBlock(4, 8, 2)", hint=hint
+        )
+    message = str(failure.value)
+    assert message.startswith(f"TwoPathBlock(4, 8, 2) did not run on a 4×8×8 input. Hint: {hint}"), message
+    where = message.split("\n", 1)[1]
+    assert where.startswith("Where it crashed: ") and "after layer 'conv'" in where
+    assert "reshape" not in message, "the generic advice should give way to the check's own hint"
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_macs(TwoPathBlock(4, 8, stride=2), (4, 8, 8), 1, "its MACs", hint=hint)
+    assert str(failure.value).startswith(f"its MACs did not run on a 4×8×8 input. Hint: {hint}")
+    # without a hint of its own, the sentence that says where it crashed is the message, generic advice included
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_layer(TwoPathBlock(4, 8, stride=2), (4, 8, 8), (8, 4, 4), "TwoPathBlock(4, 8, 2)")
+    assert "after layer 'conv'" in str(failure.value) and "Hint: print x.shape" in str(failure.value)
+
+
+class Stages(nn.Module):
+    """A small assembly of blocks, reached as an argument: a stem, two stages of ``block``, a head."""
+
+    def __init__(self, block, widths=(8, 16), first_stride=2):
+        super().__init__()
+        self.stem = nn.Conv2d(3, widths[0], 3, padding=1)
+        blocks, channels = [], widths[0]
+        for stage, width in enumerate(widths):
+            stride = first_stride if stage > 0 else 1
+            blocks += [block(channels, width, stride), block(width, width)]
+            channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(channels, 10))
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))
+
+
+def reference_counts(block):
+    net = Stages(block)
+    return sum(p.numel() for p in net.parameters()), checks.summarize(net, (3, 16, 16)).total_macs
+
+
+def test_an_assembly_check_passes_whatever_the_blocks_hold_and_names_the_blocks_built():
+    from cnnlab.stand_ins import stand_in
+
+    StandIn = stand_in(TwoPathBlock, out_channels="channels", stride="stride")
+    params, macs = reference_counts(StandIn)
+    # the right assembly passes, although the real block cannot even run
+    checks.check_assembly(
+        Stages(StandIn), (3, 16, 16), "Stages", params=params, macs=macs, output_shape=(10,)
+    )
+    # a stride forgotten in the assembly: the parameters agree, the MACs do not, and the message lists the blocks
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_assembly(
+            Stages(StandIn, first_stride=1), (3, 16, 16), "Stages", params=params, macs=macs
+        )
+    assert "TwoPathBlock(8, 16)" in str(failure.value) and "MACs" in str(failure.value)
+    # a wrong width: the parameters differ, and the message lists the blocks and what lies outside them
+    with pytest.raises(CheckFailed) as failure:
+        checks.check_assembly(
+            Stages(StandIn, widths=(8, 24)), (3, 16, 16), "Stages", params=params, macs=macs
+        )
+    message = str(failure.value)
+    assert (
+        "TwoPathBlock(8, 24, stride=2); TwoPathBlock(24, 24)" in message and "outside the blocks" in message
+    )
+    # a net built without the stand-ins cannot be checked this way, and says so
+    with pytest.raises(CheckFailed, match="no stand-in block"):
+        checks.check_assembly(Stages(TwoPathBlock), (3, 16, 16), "Stages", params=params)
+
+
+def test_a_stand_in_takes_the_blocks_signature_and_numbers_and_names_a_wrong_call():
+    from cnnlab.stand_ins import blocks_built, stand_in, standing_in
+
+    class Expanding(TwoPathBlock):
+        expansion = 4
+
+    StandIn = stand_in(Expanding, out_channels=lambda a: a["channels"] * 4)
+    assert StandIn.expansion == 4
+    built = nn.Sequential(StandIn(8, 2), StandIn(8, 2), StandIn(8, 4, stride=2))
+    assert blocks_built(built) == ["Expanding(8, 2) × 2", "Expanding(8, 4, stride=2)"]
+    assert built[2].conv.out_channels == 16 and built[2].conv.stride == (1, 1)  # stride not asked for: 1
+    with pytest.raises(CheckFailed, match=r"Expanding\(1, 2, 3, 4\).*does not take"):
+        StandIn(1, 2, 3, 4)
+    namespace = {"Expanding": Expanding}
+    with standing_in(namespace, Expanding=StandIn):
+        assert namespace["Expanding"] is StandIn
+    assert namespace["Expanding"] is Expanding
+    with pytest.raises(CheckFailed, match="Missing to be defined"):
+        with standing_in(namespace, Missing=StandIn):
+            pass
