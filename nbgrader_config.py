@@ -26,20 +26,27 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "autograde", "grade
 # within minutes rather than a quarter of an hour.
 c.Execute.timeout = 300
 
+
+def _course_module(name):
+    """cnnlab.<name>, or where nbgrader runs from an environment without cnnlab, the copy beside this file."""
+    try:
+        return importlib.import_module(f"cnnlab.{name}")
+    except ImportError:
+        spec = importlib.util.spec_from_file_location(
+            f"_cnnlab_{name}", os.path.join(HERE, "cnnlab", f"{name}.py")
+        )
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+
 # Kernels. The notebooks name the course's kernel spec, `cnnlab`, which ./setup.sh installs into the venv and
 # which starts each kernel with the course's environment (OMP_WAIT_POLICY=PASSIVE, cnnlab/kernel_env.py) set
 # before torch loads. That environment goes into nbgrader's own too, so a kernel started from any spec inherits
 # it; and where `cnnlab` is not installed (a GPU box with only `python3`, another Jupyter) nbgrader uses ipykernel's
 # `python3` instead of failing with "No such kernel". Importing cnnlab.kernel_env is cheap (cnnlab loads torch only
-# when a tool is used); where nbgrader runs from an environment without cnnlab, the copy beside this file serves.
-try:
-    from cnnlab import kernel_env as _kernel_env
-except ImportError:
-    _spec = importlib.util.spec_from_file_location(
-        "_cnnlab_kernel_env", os.path.join(HERE, "cnnlab", "kernel_env.py")
-    )
-    _kernel_env = importlib.util.module_from_spec(_spec)
-    _spec.loader.exec_module(_kernel_env)
+# when a tool is used).
+_kernel_env = _course_module("kernel_env")
 os.environ.update(_kernel_env.KERNEL_ENV)
 # Under `nbgrader autograde` only (not in JupyterLab, which may read this file too): ungraded demonstrations
 # that train for minutes shorten themselves (cnnlab/kernel_env.py's AUTOGRADE_ENV).
@@ -47,6 +54,14 @@ if "autograde" in sys.argv[1:2]:
     os.environ.update(_kernel_env.AUTOGRADE_ENV)
 if not _kernel_env.kernel_spec_installed():
     c.Execute.kernel_name = _kernel_env.FALLBACK_KERNEL_NAME
+
+# Validate (`nbgrader validate` and JupyterLab's Validate button, which both read this file from the folder they
+# start in) never says "Success" for a notebook that did not run to the end: a cell stopped at the limit above is
+# listed as a failed cell, with the course's sentence (cnnlab/nbgrader_validate.py). Under c.Validator only:
+# autograde keeps nbgrader's behaviour, where a stopped cell costs its own points and the rest is graded.
+_validate = _course_module("nbgrader_validate")
+c.Validator.Execute.error_on_timeout = _validate.ERROR_ON_TIMEOUT
+c.Validator.Execute.on_cell_error = _validate.fail_the_stopped_cell
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -1,6 +1,6 @@
-"""Alternative code is accepted: notebooks 02, 03, 06 and 08 answered in another style than the solution's (the layers
-made in a loop, the flatten in ``forward``, ReLUs in place or not, functional or modules, shortcuts as lambdas;
-each unit's alternative.py) get every autograded point.
+"""Alternative code is accepted: notebooks 01, 02, 03, 06 and 08 answered in another style than the solution's (the
+layers made in a loop, the flatten in ``forward``, ReLUs in place or not, functional or modules, one activation
+module called several times, shortcuts as lambdas; each unit's alternative.py) get every autograded point.
 
 The checks of the build run in this process as autograde runs them (harness.py, as each unit's mistakes.toml sets them
 up). The graded training runs are locked cells that build the minis with the student's classes: an alternative class
@@ -25,6 +25,7 @@ from harness import alternative_answers, unit
 from cnnlab import he_init
 
 NOTEBOOKS = {
+    "01_lenet": "01_lenet/lenet.ipynb",
     "02_alexnet": "02_alexnet/alexnet.ipynb",
     "03_zfnet": "03_zfnet/zfnet.ipynb",
     "06_resnet": "06_resnet/resnet.ipynb",
@@ -92,10 +93,12 @@ def test_the_alternative_class_trains_exactly_as_the_solution(assignment):
         assert torch.allclose(models[0](images), models[1](images), atol=1e-6), f"{name}: another function"
 
 
-# 06's and 08's graded runs build their model in the run cell itself: ResNet-mini from the student's ResNet and
-# BasicBlock (06), ResNeXt-mini, a locked class, around the student's Bottleneck (08). Per notebook: the cells the
-# run cell needs, in notebook order, then the run cell.
+# 01's, 06's and 08's graded runs build their model in the run cell itself: LeNet-5 with ReLU and max pooling from
+# the student's LeNet5 (01), ResNet-mini from the student's ResNet and BasicBlock (06), ResNeXt-mini, a locked class,
+# around the student's Bottleneck (08). Per notebook: the cells the run cell needs, in notebook order, then the run
+# cell.
 GRADED_RUNS = {
+    "01_lenet": (("lenet_class",), "lenet_training_run"),
     "06_resnet": (
         ("basic_block", "bottleneck_block", "resnet_builder", "mini_models"),
         "resnet_training_run",

@@ -371,6 +371,8 @@ def test_notebook_06_explorer_draws_its_diagram_follows_a_stage_slider_and_marks
     assert tab.widget_errors() == 0
 
 
+# The button runs nbgrader's Validator with the nbgrader_config.py of the server's folder, as `nbgrader validate` does:
+# tests/test_nbgrader_validate.py runs that path on a cell stopped at the time limit, which must fail Validate.
 def test_validate_passes_a_completed_notebook_and_fails_an_untouched_one(lab, page):
     for state, dialog in [("completed", ".nbgrader-SuccessDialog"), ("untouched", ".nbgrader-ErrorDialog")]:
         name = notebooks_of(GRADED_ASSIGNMENT, LECTURES)[0].name
