@@ -15,6 +15,7 @@ Shuffling and augmentation draw from a generator seeded with ``seed``, so on a C
 the same initial weights give the same history, step for step. GPU runs are close, not identical.
 """
 
+import inspect
 import math
 import os
 import random
@@ -55,7 +56,7 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
-def fit(
+def _fit(
     model: nn.Module,
     data: ImageData,
     *,
@@ -152,6 +153,35 @@ def fit(
             f"test accuracy {100 * history.final_test_acc:.1f}% after {len(history.test_acc)} epochs."
         )
     return history
+
+
+class _LastRun:
+    """Whether the last training run of this kernel stopped on an error, and why: a check cell that follows a run
+    that stopped finds no ``history``, and ``cnnlab.notebook`` then says which run stopped and why (a NameError
+    would say nothing of the step to fix)."""
+
+    stopped: tuple[str, str] | None = None  # (the run's name, the first line of why it stopped)
+
+
+def last_stopped_run() -> tuple[str, str] | None:
+    """(name, reason) of the last training run if it stopped on an error; None when it finished (or none ran)."""
+    return _LastRun.stopped
+
+
+def fit(model: nn.Module, data: ImageData, **options) -> History:
+    try:
+        history = _fit(model, data, **options)
+    except Exception as error:
+        name = options.get("name") or type(model).__name__
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        _LastRun.stopped = (str(name), reason)
+        raise
+    _LastRun.stopped = None
+    return history
+
+
+fit.__doc__ = _fit.__doc__
+fit.__signature__ = inspect.signature(_fit)
 
 
 def _train_and_record_epoch(

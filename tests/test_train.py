@@ -510,3 +510,45 @@ def test_a_bad_aux_weight(data, weight):
 
 def test_aux_weight_leaves_a_plain_model_alone(data, history):
     assert trained(data, aux_weight=0.3).test_acc == history.test_acc
+
+
+STOPPED_RUN_CELLS = [
+    """
+import torch
+from torch import nn
+from cnnlab.data import ImageData
+from cnnlab.notebook import setup_notebook
+from cnnlab.train import fit
+setup_notebook()
+images, labels = torch.zeros(8, 3, 8, 8, dtype=torch.uint8), torch.tensor([0, 1] * 4)
+data = ImageData("tiny", ("a", "b"), images, labels, images, labels, mean=(0.5,) * 3, std=(0.2,) * 3)
+""",
+    "print(not_defined_anywhere)",  # before any run stopped: IPython's own NameError
+    # a net that cannot take the images (a wrong in_features): the run stops with the course's sentence
+    'history = fit(nn.Sequential(nn.Flatten(), nn.Linear(100, 2)), data, name="Tiny-mini")',
+    "print(len(history.test_acc))",  # the graded check after it: there is no history
+    'history = fit(nn.Sequential(nn.Flatten(), nn.Linear(192, 2)), data, name="Tiny-mini", progress=False)',
+    "print(not_defined_anywhere)",  # the last run finished: an ordinary NameError again
+]
+
+
+def test_a_check_after_a_stopped_run_says_which_run_stopped_and_why():
+    """Issue 21: with one step wrong, the graded training check may fail too, but it names the step; it used to
+    say only "NameError: name 'history' is not defined"."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in STOPPED_RUN_CELLS])
+    NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True).execute()
+    errors = [[o for o in cell.outputs if o.output_type == "error"] for cell in notebook.cells]
+    assert [len(e) for e in errors] == [0, 1, 1, 1, 0, 1], [cell.outputs for cell in notebook.cells]
+    ordinary, stopped, check, again = errors[1][0], errors[2][0], errors[3][0], errors[5][0]
+    assert ordinary.ename == again.ename == "NameError"
+    assert stopped.ename == "ConfigError"
+    assert check.ename == "CheckFailed"
+    message = check.evalue
+    assert message.startswith("name 'history' is not defined: the training run 'Tiny-mini' above stopped"), (
+        message
+    )
+    reason = stopped.evalue.splitlines()[0]
+    assert f"It stopped because: {reason}" in message, (message, reason)
