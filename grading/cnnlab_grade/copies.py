@@ -22,6 +22,7 @@ import json
 import keyword
 import re
 import tokenize
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from itertools import combinations
@@ -135,7 +136,9 @@ def winnow(tokens: list[tuple[str, int]], k: int = K, window: int = WINDOW) -> l
     """The winnowed fingerprints of a token stream: (hash, first line, last line) of the runs chosen."""
     if len(tokens) < k:
         return []
-    words = [token for token, _ in tokens]
+    # Tokens as CRC-32s, runs as tuples of ints: Python hashes those alike in every process (a string's hash is
+    # salted per process), so a report is the same each time it is made
+    words = [zlib.crc32(token.encode("utf-8")) for token, _ in tokens]
     hashes = [hash(tuple(words[i : i + k])) for i in range(len(words) - k + 1)]
     chosen: dict[int, tuple[int, int, int]] = {}
     for start in range(max(1, len(hashes) - window + 1)):

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -283,3 +285,22 @@ def test_discrimination_is_the_top_27_percent_against_the_bottom_27_percent():
     assert stats["a"].discrimination == pytest.approx(1.0)  # the top three pass, the bottom three fail
     assert stats["a"].pass_rate == pytest.approx(0.7) and stats["a"].mean_points == pytest.approx(0.7)
     assert stats["b"].discrimination == pytest.approx(1 - 1 / 3)  # s9 of the bottom passes it too
+
+
+def test_the_fingerprints_are_the_same_in_every_process():
+    """Python salts a string's hash per process: the report must not change from one run to the next."""
+    code = (
+        "from cnnlab_grade import copies as cp; "
+        "print(sorted(cp.fingerprint('s', [cp.Cell('nb:a', 'code', open(cp.__file__).read())]).places))"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+        )
+        for seed in ("1", "2")
+    ]
+    assert runs[0].returncode == 0, runs[0].stderr
+    assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout) > 100
