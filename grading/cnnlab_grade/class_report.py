@@ -41,7 +41,7 @@ _NUMBER = re.compile(r"[-+−]?\d+(?:[.,]\d+)*(?:[eE][-+]?\d+)?(?:[kKMG](?![A-Za
 @dataclass
 class StudentResult:
     student: str
-    status: str  # the kit's status; "not recorded" for a submission nbgrader holds without the kit's record
+    status: str  # the kit's status (run.py); "graded" for a submission nbgrader graded without the kit
     reason: str
     seconds: float | None
     score: float | None  # the total after the late penalty, as nbgrader exports it; None without grades
@@ -125,7 +125,11 @@ def read_class(gradebook, assignment: str) -> tuple[list[tuple[str, str, float]]
     total_max = sum(maximum.values())
     results = []
     for student in sorted(set(grades) | set(records)):
-        record = records.get(student, {})
+        # A submission nbgrader graded without the kit (plain ``nbgrader autograde``) ran, but has no record
+        record = records.get(student) or {
+            "status": "graded",
+            "reason": "graded without the kit: no time or reasons",
+        }
         scored = grades.get(student)
         total = None
         if scored is not None:
@@ -134,8 +138,8 @@ def read_class(gradebook, assignment: str) -> tuple[list[tuple[str, str, float]]
         results.append(
             StudentResult(
                 student=student,
-                status=record.get("status", "not recorded"),
-                reason=record.get("reason", ""),
+                status=record["status"],
+                reason=record["reason"],
                 seconds=record.get("seconds"),
                 score=total,
                 max_score=total_max,

@@ -166,13 +166,16 @@ def starter_hashes(cells: list[Cell]) -> set[int]:
 
 
 def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+    """A cell's nbgrader metadata, {} where a hand-edited notebook holds something else."""
+    meta = cell.get("metadata")
+    meta = meta.get("nbgrader") if isinstance(meta, dict) else None
+    return meta if isinstance(meta, dict) else {}
 
 
 def _read_cells(path: Path) -> list[dict]:
     """A notebook's cells, each source as one string. Plain JSON, not nbformat: a class of hundreds is read in a
     second rather than in many (nothing is validated; what does not parse has no answers)."""
-    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    cells = [cell for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if isinstance(cell, dict)]
     for cell in cells:
         if isinstance(cell.get("source"), list):
             cell["source"] = "".join(cell["source"])
@@ -201,12 +204,12 @@ def answer_cells(folder: Path, released: dict[str, list[Cell]]) -> list[Cell]:
             continue
         given_sources = {cell.source.strip() for cell in given}
         for index, cell in enumerate(cells):
-            if not isinstance(cell, dict):
-                continue
             if cell.get("cell_type") not in ("code", "markdown"):
                 continue
             meta = _nbgrader(cell)
             source = cell.get("source", "")
+            if not isinstance(source, str):  # not a notebook nbformat would read: nothing to compare
+                continue
             is_answer = meta.get("solution") or (
                 not meta.get("grade") and source.strip() not in given_sources
             )

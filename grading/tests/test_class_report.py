@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -304,3 +305,93 @@ def test_the_fingerprints_are_the_same_in_every_process():
     ]
     assert runs[0].returncode == 0, runs[0].stderr
     assert runs[0].stdout == runs[1].stdout and len(runs[0].stdout) > 100
+
+
+def test_a_hand_edited_notebook_gives_what_can_be_read(tmp_path):
+    """Broken JSON has no answers; odd metadata or sources are skipped, not a failed report."""
+    (tmp_path / "broken.ipynb").write_text('{"cells": [')
+    cells = [
+        {"cell_type": "code", "metadata": "odd", "source": "x = 1\n"},
+        {
+            "cell_type": "code",
+            "metadata": {"nbgrader": {"solution": True, "grade_id": "a"}},
+            "source": ["y = ", "2"],
+        },
+        {"cell_type": "markdown", "metadata": {}, "source": {"not": "text"}},
+        "not a cell",
+    ]
+    (tmp_path / "odd.ipynb").write_text(json.dumps({"cells": cells}))
+    released = {"broken": [], "odd": [cp.Cell("odd:cell 1", "code", "x = 1\n")]}
+    assert cp.answer_cells(tmp_path, released) == [cp.Cell("odd:a", "code", "y = 2")]
+
+
+ONE_CELL = {  # an assignment 'a' with one graded cell 'c' worth 2 points, as assignment_structure gives it
+    "name": "a",
+    "duedate": None,
+    "notebooks": [
+        {
+            "name": "nb",
+            "kernelspec": None,
+            "grade_cells": [{"name": "c", "max_score": 2.0, "cell_type": "code"}],
+            "solution_cells": [],
+            "task_cells": [],
+            "source_cells": [],
+        }
+    ],
+}
+
+
+def submission(student: str, score: float) -> dict:
+    grade = {"auto_score": score, "manual_score": None, "extra_credit": None, "needs_manual_grade": False}
+    person = {"id": student, "first_name": None, "last_name": None, "email": None, "lms_user_id": None}
+    notebook = {"flagged": False, "late_submission_penalty": None, "grades": {"c": grade}, "comments": {}}
+    return {
+        "assignment": "a",
+        "student": person,
+        "timestamp": None,
+        "extension": None,
+        "notebooks": {"nb": notebook},
+    }
+
+
+def test_the_report_reads_the_kits_records_and_a_submission_graded_without_the_kit(tmp_path):
+    from datetime import datetime
+
+    from cnnlab_grade import gradebook as gb
+    from cnnlab_grade.course import with_tools_on_path
+
+    with_tools_on_path()  # nbgrader runs `alembic` by name to create a gradebook
+    failure = {"notebook": "nb", "cell": "c", "error": "CheckFailed: expected 12, got 13.", "first": ""}
+    record = {
+        "assignment": "a",
+        "student": "kit",
+        "checksum": "-",
+        "fingerprint": "-",
+        "status": "graded",
+        "reason": "c: CheckFailed: expected 12, got 13.",
+        "graded_at": datetime(2026, 1, 1),
+        "seconds": 4.5,
+        "failures": [failure],
+    }
+    with gb.opened(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        gb.install_assignment(gradebook, ONE_CELL)
+        gb.save(gradebook, submission("kit", 0.0), record)
+        gb.save(gradebook, submission("plain", 2.0), None)  # as plain `nbgrader autograde` leaves it
+        cells, results = cr.read_class(gradebook, "a")
+    assert cells == [("nb", "c", 2.0)]
+    by_student = {r.student: r for r in results}
+    assert (by_student["kit"].status, by_student["kit"].seconds, by_student["kit"].score) == (
+        "graded",
+        4.5,
+        0.0,
+    )
+    assert by_student["kit"].failures == [failure]
+    assert (by_student["plain"].status, by_student["plain"].seconds, by_student["plain"].score) == (
+        "graded",
+        None,
+        2.0,
+    )
+    assert [(r.message, r.students) for r in cr.reasons(results)] == [
+        ("CheckFailed: expected #, got #.", ["kit"])
+    ]
+    assert cr.cell_stats(cells, results)[0].pass_rate == pytest.approx(0.5)
