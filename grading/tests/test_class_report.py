@@ -395,3 +395,30 @@ def test_the_report_reads_the_kits_records_and_a_submission_graded_without_the_k
         ("CheckFailed: expected #, got #.", ["kit"])
     ]
     assert cr.cell_stats(cells, results)[0].pass_rate == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["report", "00_foundations"], "the following arguments are required: --out"),
+        (["report", "00_foundations", "--out", "r", "--threshold", "2"], "expected a share between 0 and 1"),
+    ],
+)
+def test_a_bad_report_command_line_fails_in_one_line(capsys, argv, message):
+    from cnnlab_grade.__main__ import main
+
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("cnnlab_grade: ")
+
+
+def test_a_report_without_a_gradebook_says_so(capsys, tmp_path, monkeypatch):
+    from cnnlab_grade.__main__ import main
+
+    (tmp_path / "nbgrader_config.py").write_text(
+        f"c = get_config()\nc.CourseDirectory.db_url = 'sqlite:///{tmp_path / 'none.db'}'\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", "00_foundations", "--out", str(tmp_path / "r")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "expected a gradebook at" in err
