@@ -38,6 +38,7 @@ SLOW_FILES: set[str] = set()
 SLOW_FIXTURES = {
     "graded",  # tests/test_notebooks.py: one assignment generated, submitted and autograded by nbgrader
     "class_run",  # grading/tests/test_grade.py: a class graded by the grading kit
+    "report_class",  # grading/tests/test_class_report.py: the class of the class report, graded by the kit
 }
 FAST_TEST_SECONDS = 20.0
 

@@ -1,4 +1,5 @@
-"""python -m cnnlab_grade ASSIGNMENT SUBMITTED_DIR [options]  |  python -m cnnlab_grade merge DB_URL... --db URL"""
+"""python -m cnnlab_grade ASSIGNMENT SUBMITTED_DIR [options]  |  python -m cnnlab_grade merge DB_URL... --db URL
+|  python -m cnnlab_grade report ASSIGNMENT --out DIR [options]"""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def main(argv: list[str] | None = None) -> int:
             from .options import parse_merge_args
 
             return merge_command(parse_merge_args(argv[1:]))
+        if argv[:1] == ["report"]:
+            from .class_report import report_command
+            from .options import parse_report_args
+
+            return report_command(parse_report_args(argv[1:]))
         from .options import parse_grade_args
         from .run import grade_command
 

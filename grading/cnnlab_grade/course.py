@@ -25,6 +25,8 @@ class Course:
     autograded_directory: str
     feedback_directory: str
     ignore: tuple[str, ...]
+    release_directory: str = "release"  # the student versions (the class report leaves their text out)
+    submitted_directory: str = "submitted"
 
     def folder(self, directory: str, student: str, assignment: str) -> Path:
         """nbgrader's ``CourseDirectory.format_path``: root/directory/student/assignment."""
@@ -72,6 +74,8 @@ def load_course(root: Path | None = None) -> Course:
         autograded_directory=coursedir.autograded_directory,
         feedback_directory=coursedir.feedback_directory,
         ignore=tuple(coursedir.ignore),
+        release_directory=coursedir.release_directory,
+        submitted_directory=coursedir.submitted_directory,
     )
 
 

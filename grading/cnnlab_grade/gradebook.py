@@ -4,9 +4,10 @@ The kit makes no grade of its own: nbgrader's converter writes each submission's
 gradebook, and these functions copy them, field by field, into the class gradebook (or between shards).
 Submissions travel as plain dicts, so worker processes can hand them over.
 
-Beside nbgrader's tables the kit keeps one of its own, ``cnnlab_grading``: per assignment and student, the
-checksum of the submission that was graded, the assignment's fingerprint, a status and its reason. It is
-written in the same transaction as the grades, so a student is either graded and recorded, or neither:
+Beside nbgrader's tables the kit keeps two of its own: ``cnnlab_grading``, per assignment and student, the
+checksum of the submission that was graded, the assignment's fingerprint, a status, its reason and the seconds
+it took; and ``cnnlab_failures``, each check that failed with its error message (what the class report groups).
+They are written in the same transaction as the grades, so a student is either graded and recorded, or neither:
 a run killed at any point leaves no half-written student behind, and the next run grades what is missing.
 """
 
@@ -20,7 +21,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Column, DateTime, Float, MetaData, String, Table, Text, select
+from sqlalchemy import Column, DateTime, Float, Integer, MetaData, String, Table, Text, select
 
 from .errors import GraderError
 
@@ -36,6 +37,20 @@ RECORDS = Table(
     Column("graded_at", DateTime, nullable=False),
     Column("seconds", Float, nullable=False),
 )
+# One row per failed check of a graded submission, in the notebook's order (explain.failed_checks): a record's
+# ``failures``. A table of its own rather than the reason's text, which joins several messages with "; "
+FAILURES = Table(
+    "cnnlab_failures",
+    RECORDS.metadata,
+    Column("assignment", String(128), primary_key=True),
+    Column("student", String(128), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("notebook", String(128), nullable=False),
+    Column("cell", String(128), nullable=False),
+    Column("error", Text, nullable=False),
+    Column("first", Text, nullable=False),  # the first error of an earlier cell, or ''
+)
+_FAILURE_FIELDS = ("notebook", "cell", "error", "first")
 
 SCHEMA_LOCK = 0x636E6E6C6162  # PostgreSQL advisory lock held while a gradebook's tables are created
 INSTALL_LOCK = SCHEMA_LOCK + 1  # held while a shard reads the assignment, installing it if missing
@@ -361,13 +376,27 @@ def import_submission(gradebook, data: dict) -> None:
 
 
 def read_records(gradebook, assignment: str | None = None) -> dict[tuple[str, str], dict]:
-    """{(assignment, student): record} for one assignment, or all."""
+    """{(assignment, student): record} for one assignment, or all; a record's ``failures`` lists its failed
+    checks as {notebook, cell, error, first}."""
     query = select(RECORDS)
+    failed = select(FAILURES).order_by(FAILURES.c.position)
     if assignment is not None:
         query = query.where(RECORDS.c.assignment == assignment)
+        failed = failed.where(FAILURES.c.assignment == assignment)
     rows = gradebook.db.execute(query).mappings().all()
+    failures: dict[tuple[str, str], list[dict]] = {}
+    for row in gradebook.db.execute(failed).mappings():
+        failures.setdefault((row["assignment"], row["student"]), []).append(
+            {field: row[field] for field in _FAILURE_FIELDS}
+        )
     gradebook.db.commit()  # end the read transaction: SQLite would otherwise hold a lock
-    return {(row["assignment"], row["student"]): dict(row) for row in rows}
+    return {
+        (row["assignment"], row["student"]): {
+            **row,
+            "failures": failures.get((row["assignment"], row["student"]), []),
+        }
+        for row in rows
+    }
 
 
 def save(gradebook, submission: dict | None, record: dict | None) -> None:
@@ -376,9 +405,25 @@ def save(gradebook, submission: dict | None, record: dict | None) -> None:
         if submission is not None:
             import_submission(gradebook, submission)
         if record is not None:
-            key = (RECORDS.c.assignment == record["assignment"]) & (RECORDS.c.student == record["student"])
-            gradebook.db.execute(RECORDS.delete().where(key))
+            record = dict(record)
+            failures = record.pop("failures", [])
+            for table in (RECORDS, FAILURES):
+                key = (table.c.assignment == record["assignment"]) & (table.c.student == record["student"])
+                gradebook.db.execute(table.delete().where(key))
             gradebook.db.execute(RECORDS.insert().values(**record))
+            if failures:
+                gradebook.db.execute(
+                    FAILURES.insert(),
+                    [
+                        {
+                            "assignment": record["assignment"],
+                            "student": record["student"],
+                            "position": position,
+                            **{field: failure[field] for field in _FAILURE_FIELDS},
+                        }
+                        for position, failure in enumerate(failures)
+                    ],
+                )
         gradebook.db.commit()
     except Exception:
         gradebook.db.rollback()

@@ -46,6 +46,15 @@ class GradeOptions:
 
 
 @dataclass(frozen=True)
+class ReportOptions:
+    assignment: str
+    out: Path
+    db_url: str | None
+    submitted: Path | None
+    threshold: float
+
+
+@dataclass(frozen=True)
 class MergeOptions:
     sources: list[str]
     target: str
@@ -105,7 +114,8 @@ def grade_parser() -> argparse.ArgumentParser:
         prog="python -m cnnlab_grade",
         description="Autograde every submission of one assignment with nbgrader: in parallel, each kernel in a "
         "sandbox, resumable, optionally one shard of the class. Run it from the course's root, where "
-        "nbgrader_config.py is. 'python -m cnnlab_grade merge --help' joins shard gradebooks.",
+        "nbgrader_config.py is. 'python -m cnnlab_grade merge --help' joins shard gradebooks; "
+        "'python -m cnnlab_grade report --help' reports on a graded class and finds copies.",
     )
     parser.add_argument("assignment", help="the assignment id, e.g. 01_lenet")
     parser.add_argument(
@@ -172,6 +182,56 @@ def merge_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--db", dest="target", type=db_url, required=True, help="the gradebook to write")
     return parser
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise argparse.ArgumentTypeError(f"expected a share between 0 and 1, such as 0.5; got {text!r}")
+    return share
+
+
+def report_parser() -> argparse.ArgumentParser:
+    from .copies import DEFAULT_THRESHOLD
+
+    parser = _Parser(
+        prog="python -m cnnlab_grade report",
+        description="Report on a graded assignment: an HTML page (opens from disk) and CSVs with the score "
+        "distribution, each graded cell's pass rate, mean and discrimination, the failed checks' messages grouped, "
+        "the submissions not graded and why, the grading times, and the pairs of submissions whose answers match. "
+        "Run it from the course's root; it changes no grade.",
+    )
+    parser.add_argument("assignment", help="the assignment id, e.g. 01_lenet")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="the folder to write report.html and the CSVs to"
+    )
+    parser.add_argument(
+        "--db",
+        dest="db_url",
+        metavar="DB",
+        type=db_url,
+        help="the gradebook to read (a SQLAlchemy URL or a SQLite file); default: the course's",
+    )
+    parser.add_argument(
+        "--submitted",
+        type=Path,
+        help="the submissions to compare for copies, in nbgrader's layout; default: the course's submitted folder",
+    )
+    parser.add_argument(
+        "--threshold",
+        type=_share,
+        default=DEFAULT_THRESHOLD,
+        help=f"list a pair when what it shares covers this share of the smaller one's answers "
+        f"(default {DEFAULT_THRESHOLD})",
+    )
+    return parser
+
+
+def parse_report_args(argv: list[str]) -> ReportOptions:
+    return ReportOptions(**vars(report_parser().parse_args(argv)))
 
 
 def parse_grade_args(argv: list[str]) -> GradeOptions:

@@ -313,6 +313,7 @@ def _save(run: _Run, result: dict) -> None:
         "reason": result["reason"],
         "graded_at": datetime.now(timezone.utc).replace(tzinfo=None),
         "seconds": float(result.get("seconds", 0.0)),
+        "failures": result.get("failed_checks", []),
     }
     for kind, directory in (
         ("autograded", run.course.autograded_directory),

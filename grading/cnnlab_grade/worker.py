@@ -175,6 +175,7 @@ def grade_submission(setup: WorkerSetup, slot: int, task: Task, fonts: list[str]
         "files": files,
         "seconds": time.monotonic() - started,
         "failures": findings.failures,
+        "failed_checks": findings.failed_checks,
     }
 
 
@@ -316,6 +317,7 @@ class _Findings:
         self.invalid: list[str] = []
         self.remarks: list[str] = []
         self.failures: list[tuple[str, str]] = []  # (check, first error): the run looks for one all share
+        self.failed_checks: list[dict] = []  # {notebook, cell, error, first}: the gradebook keeps them
 
     def refused(self, error: str) -> None:
         self.invalid, self.readable = self.invalid + self.readable, []
@@ -334,6 +336,7 @@ class _Findings:
             failures = explain.failed_checks(executed)
             self.remarks += explain.failure_reasons(failures)
             self.failures += [(failure["cell"], failure["first"] or failure["error"]) for failure in failures]
+            self.failed_checks += [{"notebook": name, **failure} for failure in failures]
             for index, cell in enumerate(executed.cells):
                 where = explain.cell_name(cell, index)
                 for output in cell.get("outputs", []):

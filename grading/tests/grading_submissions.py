@@ -214,3 +214,84 @@ def build_sleeper(course: Course, folder: Path) -> None:
         notebook.cells.insert(first_code + 1, nbformat.v4.new_code_cell("import time\n\ntime.sleep(5)"))
     folder.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, folder / NOTEBOOK)
+
+
+# --- the class of the class report (test_class_report.py) ----------------------------------------------------------
+
+# Each student of the report's class, with the checks they lose; all but the two broken ones run. Planted copies:
+# class_own_copy hands in class_own again, class_renamed hands in alternative with its variables renamed, its cells
+# reordered and its written answers swapped. The rest are independent: the solution (perfect) and alternative.py,
+# and students who differ from the solution in the one cell of their mistake.
+REPORT_CLASS = {
+    "perfect": (),
+    "alternative": (),
+    "class_own": (),
+    "class_own_copy": (),
+    "class_renamed": (),
+    "wrong_stride": ("conv_layer_cost_check",),
+    "missing_bias": ("conv_params_check", "conv_layer_cost_check", "tiny_net_check"),
+    "class_no_bias": ("conv_params_check", "conv_layer_cost_check", "tiny_net_check"),
+    "class_float_size": ("output_size_check",),
+    "wrong_tiny_net_params": ("tiny_net_check",),
+    "class_one_pool": ("tiny_net_check",),
+    "malformed_json": None,  # not graded: invalid
+    "missing_notebook": None,  # not graded: missing
+}
+PLANTED_COPIES = {("class_own", "class_own_copy"), ("alternative", "class_renamed")}
+# Written answers of their own (the others keep the solution's, which the whole class shares and so does not count)
+WRITTEN = {
+    "class_own": {
+        "discussion_input_size": (
+            "Filters do not care how big the picture is: every weight is reused at each place it visits, so the "
+            "count of weights stays put when the input grows. What grows is the work and the memory of the maps, "
+            "roughly with the square of the side, and the classifier at the end, which sees every flattened value."
+        ),
+        "discussion_stride": (
+            "Striding skips positions, so the first map shrinks by the stride along each side and every layer after "
+            "it has less to do. Weights of the convolutions stay the same; only the dense head gets smaller. With "
+            "stride three the sizes stop dividing evenly and my function raises instead of rounding down."
+        ),
+    },
+    "alternative": {
+        "discussion_input_size": (
+            "Weight sharing means a convolution owns K small kernels whatever the resolution; larger images only add "
+            "positions to visit. So MACs and activation memory scale with height times width while conv parameters "
+            "stay constant, except for the flatten-then-linear head whose input length follows the image area."
+        ),
+        "discussion_stride": (
+            "A bigger first stride thins out the grid of positions quadratically, and that saving propagates to all "
+            "later layers because they inherit the smaller maps. Convolution weights are unchanged; the linear "
+            "layer loses parameters. Uneven strides are rejected by output_size rather than silently truncated."
+        ),
+    },
+}
+WRITTEN["class_own_copy"] = {
+    cell: text.replace("roughly", "about").replace("Striding", "A stride")
+    for cell, text in WRITTEN["class_own"].items()
+}
+WRITTEN["class_renamed"] = {  # alternative's answers, in each other's cell, a word changed
+    "discussion_input_size": WRITTEN["alternative"]["discussion_stride"].replace("bigger", "larger"),
+    "discussion_stride": WRITTEN["alternative"]["discussion_input_size"].replace("means", "implies"),
+}
+
+
+def _cells_of(notebook: nbformat.NotebookNode, grade_ids: tuple[str, ...]) -> list:
+    return [c for c in notebook.cells if nbgrader_meta(c).get("grade_id") in grade_ids]
+
+
+def build_report_class(course: Course) -> dict[str, Path]:
+    """REPORT_CLASS written into the course's submitted folder: the snippets, the written answers of WRITTEN,
+    and class_renamed's conv_params cells moved before output_size's. {student: folder}."""
+    folders = build(course, list(REPORT_CLASS))
+    for student, answers in WRITTEN.items():
+        path = folders[student] / NOTEBOOK
+        notebook = nbformat.read(path, as_version=4)
+        with_answers(notebook, dict(answers))
+        if student == "class_renamed":
+            moved = _cells_of(notebook, ("conv_params", "conv_params_check"))
+            for cell in moved:
+                notebook.cells.remove(cell)
+            first = notebook.cells.index(_cells_of(notebook, ("output_size",))[0])
+            notebook.cells[first:first] = moved
+        nbformat.write(notebook, path)
+    return folders

@@ -1,6 +1,7 @@
 """The grading kit against a real PostgreSQL server (Debian's, started in a temporary folder by the test):
 ``--db postgresql://...``, two shards writing at once, a run killed with SIGKILL halfway and rerun. Same scores
-as SQLite, nothing lost, nothing graded twice (issue 10)."""
+as SQLite, nothing lost, nothing graded twice (issue 10). The class report reads a PostgreSQL gradebook as it
+reads SQLite's, and writes nothing to it (issue 22)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import grading_services as services
 import grading_submissions as subs
 import pytest
 from course import gradebook_grades, nbgrader_environment
-from grading_runs import ASSIGNMENT, MEMORY_MB, kill_while_grading, kit, kit_command
+from grading_runs import ASSIGNMENT, MEMORY_MB, kill_while_grading, kit, kit_command, report_class
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +118,33 @@ def test_a_run_killed_halfway_resumes_in_postgres(postgres, tmp_path):
     assert pg_query(url, "SELECT count(*) FROM submitted_assignment") == [(3,)]
     assert pg_query(url, "SELECT count(*) FROM grade") == [(3 * 9,)]
     assert subs.FULL.keys() <= perfect.keys()
+
+
+def test_the_class_report_of_a_postgres_gradebook_is_that_of_sqlite(postgres, tmp_path):
+    """The report's class (test_class_report.py), merged into PostgreSQL with its records and failed checks: the
+    same CSVs from either gradebook, and the server's tables unchanged by the report."""
+    course = report_class()
+    sqlite = course.root / "gradebook.db"
+    url = postgres("report")
+    merged = kit(course.root, "merge", str(sqlite), "--db", url)
+    assert merged.returncode == 0, merged.stderr
+    snapshot = (
+        "SELECT (SELECT count(*) FROM grade), (SELECT sum(auto_score) FROM grade), "
+        "(SELECT count(*) FROM cnnlab_grading), (SELECT count(*) FROM cnnlab_failures), "
+        "(SELECT max(graded_at) FROM cnnlab_grading)"
+    )
+    before = pg_query(url, snapshot)
+    assert before and before[0][3] > 0, "the failed checks travelled with the merge"
+    for name, gradebook in (("sqlite", str(sqlite)), ("postgres", url)):
+        result = kit(course.root, "report", ASSIGNMENT, "--db", gradebook, "--out", str(tmp_path / name))
+        assert result.returncode == 0, result.stderr
+    assert pg_query(url, snapshot) == before, "the report wrote to the gradebook"
+    for table in (
+        "students.csv",
+        "cells.csv",
+        "reasons.csv",
+        "not_graded.csv",
+        "distribution.csv",
+        "copies.csv",
+    ):
+        assert (tmp_path / "postgres" / table).read_text() == (tmp_path / "sqlite" / table).read_text(), table
