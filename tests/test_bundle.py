@@ -477,6 +477,21 @@ def test_every_document_a_bundled_notebook_cites_is_in_the_bundle(releases, dist
     )
 
 
+def test_a_cited_document_the_repository_lacks_stops_the_build(tmp_path, monkeypatch):
+    lectures = tmp_path / "lectures"
+    (lectures / "00_intro").mkdir(parents=True)
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("The record: `docs/nowhere.md`.")]
+    )
+    nbformat.write(notebook, lectures / "00_intro" / "intro.ipynb")
+    monkeypatch.setattr(bundle_tool, "LECTURES", lectures)
+    (tmp_path / "bundle").mkdir()
+    with pytest.raises(
+        SystemExit, match="a notebook cites docs/nowhere.md, which the repository does not have"
+    ):
+        bundle_tool.CopyNotebooks()(tmp_path / "bundle", bundle_tool.Release("00_intro"))
+
+
 # --- the student README, line by line -----------------------------------------------------------------------------
 
 

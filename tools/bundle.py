@@ -1,31 +1,35 @@
 """Builds the student bundle: the assignments released so far, with no answer not yet due in it.
 
     .venv/bin/python tools/bundle.py --through 05_googlenet
-        # a class's release: assignments 00 to 05 only, in dist/cnn-architectures-through-05_googlenet/ and .tar.gz
+        # a class's release, assignments 00 to 05 only: dist/cnn-architectures-through-05_googlenet/ and .tar.gz
     .venv/bin/python tools/bundle.py
-        # the whole course, in dist/cnn-architectures/ and .tar.gz: for self-study once a class is over, since
-        # later notebooks hand out earlier answers (07's reference nets hold the nets of 02 to 06)
+        # the whole course: dist/cnn-architectures/ and .tar.gz, for self-study once a class is over (later
+        # notebooks hold earlier answers: 07's reference nets build the nets of 02 to 06)
 
 What a student unpacks and runs (``./setup.sh``):
 
-    README.md            the student README (lectures/README.md), and a last section on what this bundle holds
-    notebooks/<id>/      the student versions of the assignments released, as committed in lectures/ (a module
-                         an assignment imports, such as 07's reference nets, travels only with it and later ones)
-    notebooks/docs/      the course documents (docs/) that those notebooks cite, as `docs/<name>.md`: JupyterLab
-                         starts on notebooks/, so the cited path is the one its file browser shows
-    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml as it is
+    README.md            the student README (lectures/README.md), then a section on this bundle: the release it
+                         is, or the whole course for self-study
+    notebooks/<id>/      the student versions of the assignments released, as committed in lectures/; a module an
+                         assignment imports (07's reference nets) travels with it, so only with 07 and later
+    notebooks/docs/      the documents of docs/ that those notebooks cite (`docs/degradation.md`): JupyterLab
+                         starts on notebooks/, so the path a notebook names is the one its file browser shows
+    wheels/cnnlab-*.whl  the toolkit, built from pyproject.toml as it is (the same for every release)
     setup.sh             makes .venv, installs the wheel and its dependencies, builds the course dataset into
                          data/, installs the course's kernel and starts JupyterLab on notebooks/
     tools/setup-common.sh  the first part of setup.sh, the same as the repository's (its option, Python, .venv)
     environment.yml      the same dependencies for conda
     nbgrader_config.py   the per-cell time limit of nbgrader's Validate, the course's own
 
+Each release has a folder (and archive) of its own name, so unpacking the next one overwrites nothing.
+
 The dataset is generated on the student's machine, as in the repository: the wheel holds its generator and the
 SHA-256 it must have. The grading kit is a distribution of its own (grading/), the instructor's tool
-(docs/class.md): the bundle has nothing of it. Before writing the archive, the build runs the structural scan
-(tools/structure_scan.py) over the bundle as the release it is, and stops if any code it delivers holds a graded
-answer not yet due. tests/test_bundle.py also scans every file of the bundle, the wheel's contents included, for any
-line of a solution, a hidden test or a model answer, and installs and runs a bundle outside the repository.
+(docs/class.md): the bundle has nothing of it. Before the archive is written, the structural scan
+(tools/structure_scan.py) checks the bundle as the release it is, and the build stops if any code it delivers holds
+a graded answer not yet due, even renamed or reformatted. tests/test_bundle.py also scans every file of every
+release, the wheel's contents included, for any line of a solution, a hidden test or a model answer, and installs
+and runs one release outside the repository.
 
 Each step is one small class with one job, run in order by ``build_bundle``.
 """
