@@ -37,6 +37,7 @@ Each step is one small class with one job, run in order by ``build_bundle``.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -283,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     bundle = build_bundle(through=args.through)
     files = sorted(path.relative_to(bundle.parent) for path in bundle.rglob("*") if path.is_file())
     print("\n".join(str(path) for path in files))
-    print(f"==> {bundle} and {bundle}.tar.gz: hand out the archive")
+    shown = os.path.relpath(bundle)  # dist/<name> when run from the repository, as the docs show it
+    print(f"==> {shown} and {shown}.tar.gz: hand out the archive")
     return 0
 
 
