@@ -127,6 +127,14 @@ def test_the_bundle_holds_the_course(dist):
         line for line in (ROOT / "nbgrader_config.py").read_text().splitlines() if "c.Execute.timeout" in line
     )
     assert limit.split("#")[0].strip() in (bundle / "nbgrader_config.py").read_text()
+    # ... and a cell stopped at that limit fails Validate, as in the course's own config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    import cnnlab.nbgrader_validate
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(bundle)).load_config()
+    assert config.Validator.Execute.on_cell_error is cnnlab.nbgrader_validate.fail_the_stopped_cell
+    assert config.Validator.Execute.error_on_timeout == cnnlab.nbgrader_validate.ERROR_ON_TIMEOUT
     (wheel,) = (bundle / "wheels").glob("cnnlab-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "cnnlab/data/course.py" in names and "cnnlab/kernel_env.py" in names

@@ -208,7 +208,8 @@ class WriteSetup:
 
 class WriteNbgraderConfig:
     """nbgrader_config.py beside notebooks/, where JupyterLab starts: Validate runs every cell, and nbgrader's
-    default of 30 s a cell would fail a correct training run; the limit is the course's own (nbgrader_config.py)."""
+    default of 30 s a cell would fail a correct training run; the limit is the course's own (nbgrader_config.py),
+    and so is what Validate says of a cell stopped at that limit."""
 
     def __call__(self, bundle: Path, release: Release) -> None:
         from traitlets.config.loader import PyFileConfigLoader
@@ -219,6 +220,11 @@ class WriteNbgraderConfig:
             "# nbgrader's settings for this course (Validate in JupyterLab runs every cell of a notebook).\n"
             "c = get_config()  # noqa: F821\n"
             f"c.Execute.timeout = {timeout}  # seconds a cell may run: a training run on one slow core fits\n"
+            "# Validate never says 'Success' for a notebook that did not run to the end: a cell stopped at the\n"
+            "# limit is listed as a failed cell, with the course's sentence (cnnlab/nbgrader_validate.py).\n"
+            "import cnnlab.nbgrader_validate as _validate  # noqa: E402\n"
+            "c.Validator.Execute.error_on_timeout = _validate.ERROR_ON_TIMEOUT\n"
+            "c.Validator.Execute.on_cell_error = _validate.fail_the_stopped_cell\n"
         )
 
 
