@@ -12,7 +12,11 @@ tests/assignments/07_complexity/test_complexity.py fails when the fingerprint no
 changed study is run again before it lands:
 
     nice -n 19 .venv/bin/python tests/latency_record.py --runs 10 --record    # CNNLAB_THREADS picks the threads
+    .venv/bin/python tests/latency_record.py --runs 2 --threads 1 --beside    # kept beside the record's runs
     .venv/bin/python tests/latency_record.py --runs 1 --threads 1             # one run, printed, no record
+
+``--beside`` adds its runs to the current record's ``runs_beside`` (what the study takes at another thread count),
+not to its ``runs``; a new ``--record`` starts without them.
 """
 
 from __future__ import annotations
@@ -139,6 +143,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--threads", type=int, help="torch's CPU threads (default: the notebook's)")
     parser.add_argument("--record", action="store_true", help=f"write the runs to {RECORD.name}")
+    parser.add_argument("--beside", action="store_true", help=f"add the runs to {RECORD.name}'s runs_beside")
     args = parser.parse_args()
     import torch
 
@@ -150,6 +155,13 @@ def main() -> None:
         print("\n".join(run["conclusions"]), flush=True)
         if args.record:  # after every run: a run cut short keeps the runs it made
             write_record(runs, torch.__version__)
+        elif args.beside:
+            record = json.loads(RECORD.read_text())
+            assert record["fingerprint"] == fingerprint(), (
+                "the record is not the current study's: --record first"
+            )
+            record.setdefault("runs_beside", []).append(run)
+            RECORD.write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n")
     print("conclusions over all runs:", tally(runs))
 
 

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import io
 import json
+import re
 import statistics
 import sys
 import time
@@ -249,11 +250,11 @@ def test_the_latency_record_is_current_and_every_run_measured_every_pair():
     cpu = reference_nets.LATENCY_STUDY["cpu"]
     pairs = len(cpu.networks) * len(cpu.batch_sizes)
     runs = record["runs"]
-    assert len(runs) >= RECORD_RUNS
-    for run in runs:
+    assert len(runs) >= RECORD_RUNS and len({run["threads"] for run in runs}) == 1
+    for run in runs + record.get("runs_beside", []):  # beside: the same study at another thread count
         assert run["pairs"] == pairs and run["readings_per_pair"] == [run["rounds"]]
         assert cpu.min_rounds <= run["rounds"] <= cpu.max_rounds
-        # every line is one of the forms the cell chooses from: a ranking needs rounds that do not overlap
+        # every line is one of the forms the cell chooses from, and says what its ranges allow
         ranking = [
             line
             for line in run["conclusions"]
@@ -267,6 +268,20 @@ def test_the_latency_record_is_current_and_every_run_measured_every_pair():
             )
         ]
         assert len(ranking) == len(cpu.networks) - 1 and len(trends) == len(cpu.networks)
+        for line in (
+            ranking + trends
+        ):  # the (fastest-slowest round) ranges the line compares; printed to 0.1 ms
+            (a_fastest, a_slowest), (b_fastest, b_slowest) = [
+                (float(low), float(high)) for low, high in re.findall(r"(\d+\.\d)-(\d+\.\d) ms", line)
+            ]
+            if line.startswith(latency_record.RANKED):
+                assert a_slowest <= b_fastest, line
+            elif latency_record.FELL in line:
+                assert b_slowest <= a_fastest, line
+            elif latency_record.ROSE in line:
+                assert a_slowest <= b_fastest, line
+            else:  # the ranges overlap: no conclusion
+                assert a_slowest >= b_fastest - 0.1 and b_slowest >= a_fastest - 0.1, line
     assert record["tally"] == latency_record.tally(runs)
 
 
