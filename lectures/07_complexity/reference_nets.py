@@ -19,6 +19,7 @@ their source, not measured here.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -27,7 +28,10 @@ __all__ = [
     "NETWORKS",
     "PUBLISHED_TOP1",
     "TOP1_SOURCE",
-    "MEASUREMENT_BUDGET_S",
+    "LATENCY_STUDY",
+    "LatencyStudy",
+    "PAPER_ALEXNET_WIDTHS",
+    "paper_alexnet",
     "alexnet",
     "vgg16",
     "vgg19",
@@ -40,11 +44,61 @@ __all__ = [
     "resnet152",
 ]
 
+
 # ---------------------------------------------------------------------------------------------------------
-# The one place that bounds the notebook's latency measurements: seconds of measuring per device type. A
-# (network, batch size) pair whose predicted time does not fit in what is left is skipped, and the notebook
-# says so. A device type missing here uses the "cpu" entry.
-MEASUREMENT_BUDGET_S = {"cpu": 30.0, "cuda": 20.0, "mps": 30.0}
+@dataclass(frozen=True)
+class LatencyStudy:
+    """What notebook 07's latency study times on one type of device, the one place that sets it.
+
+    The study runs in rounds; each round times every (network, batch size) pair once, so every pair the notebook
+    charts is measured in every round, and the rounds' spread shows how much the machine moved while they ran. It
+    runs at least ``min_rounds`` rounds, and more, up to ``max_rounds``, while one more round (as long as the
+    longest so far) fits in ``budget_s`` seconds.
+    """
+
+    networks: tuple[str, ...]  # names in NETWORKS
+    image_side: int  # the input is 3 × side × side
+    batch_sizes: tuple[int, ...]
+    min_rounds: int
+    max_rounds: int
+    budget_s: float
+    why: str  # what the settings trade away, for the notebook to print
+
+
+# A device type missing here uses the "cpu" entry. On a CPU the paper-sized study (nine nets at 224×224, batches
+# of 1, 16 and 64) takes tens of minutes; five nets, one per design (and ResNet at two depths), at 64×64 with
+# batches of 1, 4 and 16 take about a fortieth of its work, so a 2-core laptop times every pair in every round.
+# 64 is the smallest side that AlexNet's stride-4 stem and three pools take.
+LATENCY_STUDY = {
+    "cpu": LatencyStudy(
+        networks=("AlexNet", "VGG-16", "GoogLeNet", "ResNet-18", "ResNet-50"),
+        image_side=64,
+        batch_sizes=(1, 4, 16),
+        min_rounds=3,
+        max_rounds=7,
+        budget_s=40.0,
+        why="a CPU cannot afford the full study in a notebook: five of the nine nets, on 64×64 images",
+    ),
+    "cuda": LatencyStudy(
+        networks=(
+            "AlexNet",
+            "VGG-16",
+            "VGG-19",
+            "GoogLeNet",
+            "ResNet-18",
+            "ResNet-34",
+            "ResNet-50",
+            "ResNet-101",
+            "ResNet-152",
+        ),
+        image_side=224,
+        batch_sizes=(1, 16, 64),
+        min_rounds=3,
+        max_rounds=7,
+        budget_s=60.0,
+        why="a GPU affords the paper's study: every net on 224×224 images",
+    ),
+}
 
 # ImageNet-1k top-1 accuracy (%) of torchvision's pretrained weights, single 224×224 centre crop.
 TOP1_SOURCE = (
@@ -65,30 +119,52 @@ PUBLISHED_TOP1 = {
 
 
 # --- AlexNet ----------------------------------------------------------------------------------------------
-class AlexNet(nn.Module):
-    """torchvision's AlexNet: one tower, 64-192-384-256-256 filters (the 'one weird trick' variant)."""
+# The paper's filters (Krizhevsky et al. 2012), one tower, as notebook 02 builds them first; torchvision's variant
+# (Krizhevsky 2014, "one weird trick") is the AlexNet that NETWORKS compares and that its published accuracy is for.
+PAPER_ALEXNET_WIDTHS = (96, 256, 384, 384, 256)
+TORCHVISION_ALEXNET_WIDTHS = (64, 192, 384, 256, 256)
 
-    def __init__(self, num_classes: int = 1000, dropout: float = 0.5):
+
+class AlexNet(nn.Module):
+    """torchvision's AlexNet by default: one tower, 64-192-384-256-256 filters (the 'one weird trick' variant).
+    ``paper_alexnet()`` builds the 2012 paper's filters with this class, for comparing the two."""
+
+    def __init__(
+        self,
+        num_classes: int = 1000,
+        dropout: float = 0.5,
+        widths: Sequence[int] = TORCHVISION_ALEXNET_WIDTHS,
+        conv1_padding: int = 2,
+        lrn: bool = False,
+    ):
         super().__init__()
+        c1, c2, c3, c4, c5 = widths
+
+        def normalised() -> list[nn.Module]:
+            """The paper's local response normalisation (after the first two pools, as notebook 02 builds it)."""
+            return [nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)] if lrn else []
+
         self.features = nn.Sequential(
-            nn.Conv2d(3, 64, kernel_size=11, stride=4, padding=2),
+            nn.Conv2d(3, c1, kernel_size=11, stride=4, padding=conv1_padding),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(64, 192, kernel_size=5, padding=2),
+            *normalised(),
+            nn.Conv2d(c1, c2, kernel_size=5, padding=2),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
-            nn.Conv2d(192, 384, kernel_size=3, padding=1),
+            *normalised(),
+            nn.Conv2d(c2, c3, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(384, 256, kernel_size=3, padding=1),
+            nn.Conv2d(c3, c4, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
-            nn.Conv2d(256, 256, kernel_size=3, padding=1),
+            nn.Conv2d(c4, c5, kernel_size=3, padding=1),
             nn.ReLU(inplace=True),
             nn.MaxPool2d(kernel_size=3, stride=2),
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
             nn.Dropout(dropout),
-            nn.Linear(256 * 6 * 6, 4096),
+            nn.Linear(c5 * 6 * 6, 4096),
             nn.ReLU(inplace=True),
             nn.Dropout(dropout),
             nn.Linear(4096, 4096),
@@ -339,6 +415,12 @@ def resnet(depth, num_classes=1000):
 # --- the builders, by name --------------------------------------------------------------------------------
 def alexnet() -> AlexNet:
     return AlexNet()
+
+
+def paper_alexnet() -> AlexNet:
+    """The 2012 paper's AlexNet in one tower, for 227×227 inputs (notebook 02's ``AlexNet()``); not in NETWORKS:
+    torchvision publishes no weights for it, so the table quotes no accuracy for it."""
+    return AlexNet(widths=PAPER_ALEXNET_WIDTHS, conv1_padding=0, lrn=True)
 
 
 def vgg16() -> VGG:

@@ -1,6 +1,7 @@
-"""Alternative code is accepted: notebooks 01, 02, 03, 06 and 08 answered in another style than the solution's (the
+"""Alternative code is accepted: each notebook of NOTEBOOKS below answered in another style than the solution's (the
 layers made in a loop, the flatten in ``forward``, ReLUs in place or not, functional or modules, one activation
-module called several times, shortcuts as lambdas; each unit's alternative.py) get every autograded point.
+module called several times, shortcuts as lambdas, a latency timed by an inner function; each unit's
+alternative.py) gets every autograded point.
 
 The checks of the build run in this process as autograde runs them (harness.py, as each unit's mistakes.toml sets them
 up). The graded training runs are locked cells that build the minis with the student's classes: an alternative class
@@ -29,6 +30,7 @@ NOTEBOOKS = {
     "02_alexnet": "02_alexnet/alexnet.ipynb",
     "03_zfnet": "03_zfnet/zfnet.ipynb",
     "06_resnet": "06_resnet/resnet.ipynb",
+    "07_complexity": "07_complexity/complexity.ipynb",
     "08_beyond": "08_beyond/beyond.ipynb",
 }
 # the notebook's class, and the cell that sets the minis' configurations

@@ -7,12 +7,21 @@ in mistakes.toml beside this file.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import io
+import json
+import re
+import statistics
 import sys
+import time
+import types
 
+import latency_record
 import nbformat
 import pytest
 import torch
-from course import SOLUTIONS, solution_code
+from course import SOLUTIONS
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
 from shown_cells import cell_calling, index_of, run_cell, text_before
 
@@ -106,25 +115,204 @@ def test_a_small_net_runs_for_real():
 # --- the graded checks against the usual mistakes: mistakes.toml, run by fair_grading.py ---------------------------
 
 
-# --- the measurement's budget ----------------------------------------------------------------------------------
-def test_the_measurement_reads_its_budget_from_one_place_and_says_what_it_skipped(capsys):
-    """With no time left, every (network, batch) pair is skipped, and each skip is printed with its reason."""
-    cells = [c for c in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells if c.cell_type == "code"]
-    measuring = next(c.source for c in cells if "MEASUREMENT_BUDGET_S" in c.source and "time_one" in c.source)
-    sizes = next(c.source for c in cells if "def summary_of" in c.source)
-    namespace = solution_code(NOTEBOOK)
-    namespace["NETWORKS"] = {"AlexNet": reference_nets.alexnet, "VGG-16": reference_nets.vgg16}
-    exec(compile(sizes, "sizes", "exec"), namespace)
-    namespace["MEASUREMENT_BUDGET_S"] = {"cpu": 0.0}
-    namespace["device"] = torch.device("cpu")
-    namespace["measure_latency"] = lambda *args, **kwargs: pytest.fail("timed a pass with no budget left")
-    capsys.readouterr()
-    exec(compile(measuring, "measuring", "exec"), namespace)
-    printed = capsys.readouterr().out
-    assert "measured 0 of 6" in printed and "budget 0 s" in printed
-    assert len(namespace["skipped"]) == 6
-    assert "skipped VGG-16 at batch 64: over 1 G MACs per image" in printed
-    assert "skipped AlexNet at batch 1: needs about" in printed
+# --- the latency study: every charted pair in every round, conclusions only where the spread allows -----------
+def _study_namespace(study, measure_latency):
+    """What the study's cells read, with ``study`` as this device's LATENCY_STUDY entry."""
+    sizes = {name: types.SimpleNamespace(total_macs=MACS[name]) for name in PARAMS}
+    return {
+        "LATENCY_STUDY": {"cpu": study},
+        "NETWORKS": {
+            name: torch.nn.Identity for name in PARAMS
+        },  # nothing real to time: measure_latency is a stub
+        "sizes": sizes,
+        "device": torch.device("cpu"),
+        "DEVICE_NAME": "cpu",
+        "measure_latency": measure_latency,
+        "statistics": statistics,
+        "time": time,
+        "torch": torch,
+    }
+
+
+def _run_study(study, measure_latency, *cells):
+    namespace = _study_namespace(study, measure_latency)
+    sources = latency_record.study_cells()
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for cell in ("settings", "measurement", *cells):
+            exec(compile(sources[cell], cell, "exec"), namespace)
+    return namespace, printed.getvalue()
+
+
+SMALL_STUDY = reference_nets.LatencyStudy(
+    networks=("ResNet-50", "AlexNet"),
+    image_side=64,
+    batch_sizes=(1, 4),
+    min_rounds=3,
+    max_rounds=6,
+    budget_s=0.0,
+    why="a test",
+)
+
+
+def test_the_study_measures_every_charted_pair_in_every_round():
+    timed = []
+    namespace, printed = _run_study(
+        SMALL_STUDY, lambda model, inputs, **_: timed.append(len(inputs)) or 0.001
+    )
+    # no budget at all: still the minimum of rounds, each over every (network, batch) pair, cheapest net first
+    assert namespace["studied"] == ["AlexNet", "ResNet-50"]
+    assert len(namespace["round_seconds"]) == 3 and len(timed) == 3 * 4
+    assert (
+        all(len(seconds) == 3 for seconds in namespace["readings"].values())
+        and len(namespace["readings"]) == 4
+    )
+    assert namespace["latency"]["VGG-16"] == {} and set(namespace["latency"]["AlexNet"]) == {1, 4}
+    assert "3 rounds in 0 s" in printed and "all 4 (network, batch) pairs" in printed
+    assert (
+        "on 3×64×64 random images, at batch sizes 1, 4" in printed and "not timed on this device" in printed
+    )
+    # a budget that allows it: up to the maximum
+    roomy = dataclasses.replace(SMALL_STUDY, budget_s=60.0)
+    namespace, _ = _run_study(roomy, lambda model, inputs, **_: 0.001)
+    assert len(namespace["round_seconds"]) == roomy.max_rounds
+
+
+def _conclusions(rounds_by_pair):
+    """What the conclusions cell prints for these readings: {(name, batch): seconds of each round}."""
+    study = dataclasses.replace(
+        SMALL_STUDY, networks=("AlexNet", "GoogLeNet", "ResNet-18"), batch_sizes=(1, 16)
+    )
+    one_round = [(name, batch) for batch in (1, 16) for name in ("AlexNet", "GoogLeNet", "ResNet-18")]
+    answers = iter(
+        [rounds_by_pair[pair][index] for index in range(3) for pair in one_round]
+    )  # the cell's order
+
+    def replay(model, inputs, **_):
+        return next(answers)
+
+    _, printed = _run_study(study, replay, "conclusions")
+    return printed[printed.index("at batch 1, fastest") :]
+
+
+def test_the_conclusions_rank_only_where_the_rounds_do_not_overlap():
+    printed = _conclusions(
+        {
+            ("AlexNet", 1): [0.010, 0.011, 0.012],
+            ("GoogLeNet", 1): [0.020, 0.030, 0.050],  # overlaps ResNet-18's rounds
+            ("ResNet-18", 1): [0.025, 0.026, 0.027],
+            ("AlexNet", 16): [0.016, 0.016, 0.016],  # 1 ms per image: fell
+            ("GoogLeNet", 16): [0.30, 0.90, 0.31],  # 19-56 ms per image: overlaps batch 1's 20-50
+            ("ResNet-18", 16): [0.80, 0.85, 0.90],  # 50 ms per image: rose
+        }
+    )
+    assert (
+        "ranked: AlexNet before ResNet-18, faster in every round (10.0-12.0 ms against 25.0-27.0 ms)"
+        in printed
+    )
+    assert (
+        "the spread is too large to rank ResNet-18 against GoogLeNet: 25.0-27.0 ms against 20.0-50.0 ms"
+        in printed
+    )
+    assert "AlexNet: it fell in every round" in printed and "ResNet-18: it rose in every round" in printed
+    assert "GoogLeNet: the spread is too large to say whether it fell" in printed
+    assert "fell for 1 of 3 networks, rose for 1; for 1 the spread was too large to say" in printed
+
+
+def test_the_page_says_what_the_study_measures_on_a_cpu_and_q3_holds_whatever_it_shows():
+    cpu, gpu = reference_nets.LATENCY_STUDY["cpu"], reference_nets.LATENCY_STUDY["cuda"]
+    assert set(cpu.networks) < set(gpu.networks) == set(PARAMS) and cpu.image_side < gpu.image_side == 224
+    assert gpu.batch_sizes == (1, 16, 64) and len(cpu.batch_sizes) == 3 and cpu.min_rounds >= 3
+
+    # the CPU study costs a fraction of the paper's: MACs of one round, against the GPU's, at the same passes
+    def work(study):
+        scale = (study.image_side / 224) ** 2
+        return sum(MACS[name] * scale for name in study.networks) * sum(study.batch_sizes)
+
+    assert work(cpu) < work(gpu) / 30
+    nb = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "on smaller\nimages" in text and "every pair the chart draws is measured in every round" in text
+    q3 = next(c.source for c in nb.cells if c.source.startswith("**Q3.**"))
+    assert "for which was the spread too large to say" in q3
+
+
+# --- the latency study's record: the study run many times on a CPU, as graded runs have their sweep ----------
+RECORD_RUNS = 10
+
+
+def test_the_latency_record_is_current_and_every_run_measured_every_pair():
+    record = json.loads(latency_record.RECORD.read_text())
+    assert record["fingerprint"] == latency_record.fingerprint(), (
+        "the latency study changed since its record: run `nice .venv/bin/python tests/latency_record.py --runs 10 "
+        "--record` and commit tests/assignments/07_complexity/latency_record.json"
+    )
+    cpu = reference_nets.LATENCY_STUDY["cpu"]
+    pairs = len(cpu.networks) * len(cpu.batch_sizes)
+    runs = record["runs"]
+    assert len(runs) >= RECORD_RUNS and len({run["threads"] for run in runs}) == 1
+    for run in runs + record.get("runs_beside", []):  # beside: the same study at another thread count
+        assert run["pairs"] == pairs and run["readings_per_pair"] == [run["rounds"]]
+        assert cpu.min_rounds <= run["rounds"] <= cpu.max_rounds
+        # every line is one of the forms the cell chooses from, and says what its ranges allow
+        ranking = [
+            line
+            for line in run["conclusions"]
+            if line.startswith((latency_record.RANKED, latency_record.TOO_CLOSE_TO_RANK))
+        ]
+        trends = [
+            line
+            for line in run["conclusions"]
+            if any(
+                form in line for form in (latency_record.FELL, latency_record.ROSE, latency_record.TOO_NOISY)
+            )
+        ]
+        assert len(ranking) == len(cpu.networks) - 1 and len(trends) == len(cpu.networks)
+        for line in (
+            ranking + trends
+        ):  # the (fastest-slowest round) ranges the line compares; printed to 0.1 ms
+            (a_fastest, a_slowest), (b_fastest, b_slowest) = [
+                (float(low), float(high)) for low, high in re.findall(r"(\d+\.\d)-(\d+\.\d) ms", line)
+            ]
+            if line.startswith(latency_record.RANKED):
+                assert a_slowest <= b_fastest, line
+            elif latency_record.FELL in line:
+                assert b_slowest <= a_fastest, line
+            elif latency_record.ROSE in line:
+                assert a_slowest <= b_fastest, line
+            else:  # the ranges overlap: no conclusion
+                assert a_slowest >= b_fastest - 0.1 and b_slowest >= a_fastest - 0.1, line
+    assert record["tally"] == latency_record.tally(runs)
+
+
+# --- which AlexNet ---------------------------------------------------------------------------------------------
+def test_the_table_counts_torchvisions_alexnet_and_tells_it_from_the_papers():
+    """Notebook 02 builds both: the paper's (62,378,344 parameters, one tower, 227×227) and torchvision's
+    (61,100,840 at 224×224, whose published top-1 the table quotes)."""
+    with torch.device("meta"):
+        paper = summarize(reference_nets.paper_alexnet(), (3, 227, 227))
+    assert paper.total_params == 62_378_344 and PARAMS["AlexNet"] == 61_100_840
+    nb = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4)
+    cell = next(c.source for c in nb.cells if "paper_alexnet()" in c.source and c.cell_type == "code")
+    namespace = {"torch": torch, "summarize": summarize, "paper_alexnet": reference_nets.paper_alexnet}
+    namespace |= {"PUBLISHED_TOP1": TOP1, "sizes": {"AlexNet": _meta_summary(reference_nets.alexnet)}}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(cell, "which_alexnet", "exec"), namespace)
+    lines = printed.getvalue().splitlines()
+    assert "61,100,840 parameters" in lines[0] and "62,378,344 parameters" in lines[1]
+    differences = [
+        int(line.rsplit(":", 1)[1].split()[0].replace(",", "")) for line in lines if "here:" in line
+    ]
+    assert (
+        sum(differences) == 62_378_344 - 61_100_840 and len(differences) == 5
+    )  # the five convs, not the FCs
+    assert "torchvision's trained weights" in lines[-1] and "56.522%" in lines[-1]
+
+
+def _meta_summary(build):
+    with torch.device("meta"):
+        return summarize(build(), (3, 224, 224))
 
 
 def test_the_compared_nets_are_drawn_side_by_side_on_one_scale_of_macs():
