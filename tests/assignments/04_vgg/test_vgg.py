@@ -15,6 +15,7 @@ import pytest
 import torch
 from course import SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from harness import alternative_answers
 from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
 from torch import nn
 
@@ -287,6 +288,33 @@ def test_the_solution_prints_the_lectures_memory_and_what_it_estimates(checked_c
         assert "measured on" in printed
     else:  # the peak memory of a training step is an estimate here, and says so
         assert "ESTIMATE (no GPU here, nothing measured)" in printed and "measured on" not in printed
+
+
+def test_the_alternative_vgg_mini_trains_exactly_as_the_solutions(namespace):
+    """alternative.py's VGG (its own conv3x3, vgg_stage and class, the flatten in fc7_features) makes VGG-mini's
+    layers in the same order: the same initial weights and the same function, so the graded run's sweep holds for it
+    too (test_alternatives.py shows that it passes every check of the build)."""
+    theirs = solution_code(NOTEBOOK, "vgg_configurations")
+    answers = alternative_answers("04_vgg")
+    for cell in ("conv3x3_function", "vgg_stage_function", "vgg_class"):
+        exec(compile(answers[cell], f"alternative {cell}", "exec"), theirs)
+    names = dict(namespace)
+    run_cell(cell_calling(NOTEBOOK, "VGG_MINI = dict")[1], names)
+    images, labels = torch.randn(8, 3, 32, 32), torch.randint(10, (8,))
+    models = []
+    for builder in (namespace["VGG"], theirs["VGG"]):
+        torch.manual_seed(0)  # as the training-run cell does
+        models.append(builder(**names["VGG_MINI"]).train())
+    ours, other = models
+    assert [p.shape for p in ours.parameters()] == [p.shape for p in other.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), other.parameters()))
+    outputs = [model(images) for model in models]
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
+    for output in outputs:
+        nn.functional.cross_entropy(output, labels).backward()
+    assert all(
+        torch.allclose(a.grad, b.grad, atol=1e-6) for a, b in zip(ours.parameters(), other.parameters())
+    )
 
 
 # --- what the ungraded cells show ----------------------------------------------------------------------------------
