@@ -15,10 +15,13 @@ import pytest
 import torch
 from course import SOLUTIONS, explorer_cell, solution_code
 from fair_grading import *  # noqa: F403  (the tests every unit runs, on this unit's mistakes.toml)
+from harness import alternative_answers
 from shown_cells import cell_calling, first_explorer, index_of, run_cell, text_before
 from torch import nn
 
 from cnnlab import load_course_data, summarize
+from cnnlab.arithmetic import receptive_field
+from cnnlab.stand_ins import blocks_built, stand_in, standing_in
 
 NOTEBOOK = "04_vgg/vgg.ipynb"
 BUILD_CELLS = ("vgg_configurations", "conv3x3_function", "vgg_stage_function", "vgg_class")
@@ -69,8 +72,6 @@ def test_vgg16_macs_and_shapes(namespace):
 
 def test_three_3x3_convs_see_what_one_7x7_sees():
     found = solution_code(NOTEBOOK, "receptive_field_function", "stack_weights_function")
-    from cnnlab.arithmetic import receptive_field
-
     assert found["receptive_field_size"]([(3, 1)] * 3) == 7 == receptive_field([(7, 1)]).size
     assert found["stack_weights"](64, 3, 3) == 3 * 9 * 64**2 == 110_592
     assert found["stack_weights"](64, 7, 1) == 49 * 64**2 == 200_704
@@ -195,6 +196,80 @@ def test_the_stack_explorer():
     assert html.value == found["stack_against_one_layer"](128, 5)
 
 
+def test_the_receptive_field_of_vgg16s_pool5_and_what_the_jump_updated_too_early_gives():
+    """The check's strided stacks: the order of the two updates changes them (243 instead of 212 for pool5)."""
+    found = solution_code(NOTEBOOK, "receptive_field_function")
+    to_pool5 = [layer for convs in (2, 2, 3, 3, 3) for layer in [(3, 1)] * convs + [(2, 2)]]
+
+    def jump_first(layers):
+        size, jump = 1, 1
+        for kernel, stride in layers:
+            jump *= stride
+            size += (kernel - 1) * jump
+        return size
+
+    assert found["receptive_field_size"](to_pool5) == receptive_field(to_pool5).size == 212
+    assert jump_first(to_pool5) == 243
+    small = [(3, 1), (2, 2), (3, 1)]
+    assert (found["receptive_field_size"](small), jump_first(small)) == (8, 9)
+    source = check_source("receptive_field_check")
+    hidden = source.index("### BEGIN HIDDEN TESTS")
+    assert 0 < source.index("VGG-16 up to pool5") < hidden and 0 < source.index(repr(small)[1:-1]) < hidden
+
+
+def check_source(grade_id):
+    cells = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells
+    return next(c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def assembly(namespace, *args, **kwargs):
+    """The solution's VGG with every stage a stand-in, as vgg16_check builds it."""
+    # in the namespace the class was defined in, where VGG reaches vgg_stage by name; restored afterwards
+    stand_in_stage = stand_in(namespace["vgg_stage"], out_channels="out_channels", stride=2)
+    with standing_in(namespace, vgg_stage=stand_in_stage), torch.device("meta"):
+        model = namespace["VGG"](*args, **kwargs)
+    size = kwargs.get("input_size", 224)
+    return model, summarize(model, (3, size, size))
+
+
+@pytest.mark.parametrize(
+    "args, kwargs",
+    [
+        ((), {}),
+        (((1, 2, 1, 2, 1),), dict(base_width=8, num_classes=7, input_size=64, fc_units=50, dropout=0.0)),
+    ],
+)
+def test_the_assembly_checks_numbers_come_from_the_solution_with_the_same_stand_ins(namespace, args, kwargs):
+    model, summary = assembly(namespace, *args, **kwargs)
+    source = check_source("vgg16_check")
+    for fact in (f"params={summary.total_params:_}", f"macs={summary.total_macs:_}"):
+        assert fact in source
+    assert f"output_shape={summary.output_shape}" in source
+    assert all(f'"{call}"' in source for call in blocks_built(model))
+
+
+def test_the_assembly_check_sees_batch_norm_passed_on_and_no_block_mistake(namespace):
+    model, _ = assembly(namespace, (1, 1, 2, 2, 2), batch_norm=True)
+    assert blocks_built(model)[0] == "vgg_stage(3, 64, 1, batch_norm=True)"
+    assert all(f'"{call}"' in check_source("vgg16_check") for call in blocks_built(model))
+    # a stand-in stage holds nothing of conv3x3 or vgg_stage: their mistakes cannot reach this check
+    assert {type(m).__name__ for m in model.features.modules()} == {
+        "Sequential",
+        "StandInvgg_stage",
+        "Conv2d",
+    }
+
+
+def test_the_torchvision_counts_the_notebook_prints_are_the_reference_numbers():
+    cells = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells
+    (table,) = [c.source for c in cells if c.source.startswith("TORCHVISION_PARAMS = {")]
+    names: dict = {}
+    exec(table.split("for name, expected")[0], names)
+    assert names["TORCHVISION_PARAMS"] == TORCHVISION_PARAMS
+    (vgg16,) = [c.source for c in cells if c.source.startswith("TORCHVISION_VGG16_PARAMS = ")]
+    assert f"TORCHVISION_VGG16_PARAMS = {TORCHVISION_PARAMS['VGG-16']:_}" in vgg16
+
+
 # --- the checks against the usual mistakes (mistakes.toml; fair_grading.py runs them) ------------------------------
 
 
@@ -202,10 +277,44 @@ def test_the_solution_prints_the_lectures_memory_and_what_it_estimates(checked_c
     assert checked_cells.failing() == {}
     printed = checked_cells.printed
     assert "the slide's total: 24M values = 96 MB" in printed
+    # the slide's MB beside summarize's MiB, said to be the same bytes (issue 21, point 9)
+    assert (
+        "summarize agrees: 61 MB, shown by summarize and the explorer in binary units as 58.13 MiB" in printed
+    )
+    assert "the same bytes (1 MB = 10^6 bytes, 1 MiB = 2^20 bytes)" in printed
+    assert "your VGG-16: 138,357,544 parameters; torchvision's vgg16: 138,357,544" in printed
+    assert printed.count("(the same)") == len(TORCHVISION_PARAMS)
     if torch.cuda.is_available():
         assert "measured on" in printed
     else:  # the peak memory of a training step is an estimate here, and says so
         assert "ESTIMATE (no GPU here, nothing measured)" in printed and "measured on" not in printed
+
+
+def test_the_alternative_vgg_mini_trains_exactly_as_the_solutions(namespace):
+    """alternative.py's VGG (its own conv3x3, vgg_stage and class, the flatten in fc7_features) makes VGG-mini's
+    layers in the same order: the same initial weights and the same function, so the graded run's sweep holds for it
+    too (test_alternatives.py shows that it passes every check of the build)."""
+    theirs = solution_code(NOTEBOOK, "vgg_configurations")
+    answers = alternative_answers("04_vgg")
+    for cell in ("conv3x3_function", "vgg_stage_function", "vgg_class"):
+        exec(compile(answers[cell], f"alternative {cell}", "exec"), theirs)
+    names = dict(namespace)
+    run_cell(cell_calling(NOTEBOOK, "VGG_MINI = dict")[1], names)
+    images, labels = torch.randn(8, 3, 32, 32), torch.randint(10, (8,))
+    models = []
+    for builder in (namespace["VGG"], theirs["VGG"]):
+        torch.manual_seed(0)  # as the training-run cell does
+        models.append(builder(**names["VGG_MINI"]).train())
+    ours, other = models
+    assert [p.shape for p in ours.parameters()] == [p.shape for p in other.parameters()]
+    assert all(torch.equal(a, b) for a, b in zip(ours.parameters(), other.parameters()))
+    outputs = [model(images) for model in models]
+    assert torch.allclose(outputs[0], outputs[1], atol=1e-6)
+    for output in outputs:
+        nn.functional.cross_entropy(output, labels).backward()
+    assert all(
+        torch.allclose(a.grad, b.grad, atol=1e-6) for a, b in zip(ours.parameters(), other.parameters())
+    )
 
 
 # --- what the ungraded cells show ----------------------------------------------------------------------------------
