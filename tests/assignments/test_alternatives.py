@@ -1,6 +1,6 @@
-"""Alternative code is accepted: notebooks 02, 03, 06 and 08 answered in another style than the solution's (the layers
-made in a loop, the flatten in ``forward``, ReLUs in place or not, functional or modules, shortcuts as lambdas;
-each unit's alternative.py) get every autograded point.
+"""Alternative code is accepted: notebooks 02, 03, 05, 06 and 08 answered in another style than the solution's (the
+layers made in a loop, the flatten in ``forward``, ReLUs in place or not, functional or modules, shortcuts as
+lambdas; each unit's alternative.py) get every autograded point.
 
 The checks of the build run in this process as autograde runs them (harness.py, as each unit's mistakes.toml sets them
 up). The graded training runs are locked cells that build the minis with the student's classes: an alternative class
@@ -27,6 +27,7 @@ from cnnlab import he_init
 NOTEBOOKS = {
     "02_alexnet": "02_alexnet/alexnet.ipynb",
     "03_zfnet": "03_zfnet/zfnet.ipynb",
+    "05_googlenet": "05_googlenet/googlenet.ipynb",
     "06_resnet": "06_resnet/resnet.ipynb",
     "08_beyond": "08_beyond/beyond.ipynb",
 }
