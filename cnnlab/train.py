@@ -128,6 +128,7 @@ def fit(
         steps_per_epoch=run.steps_per_epoch,
         name=run_name,
         model=model,
+        aux_weight=aux_weight,
     )
     if verbose:
         print(_header(history, model, augment))
