@@ -34,6 +34,9 @@ class History:
     shown in the summary line and the plot's title; ``run_name`` is ``name``, or the class when unnamed.
     ``model`` is the model ``fit`` trained (the caller's own object, trained in place), so that a run whose model
     was built inside the call, ``fit(ResNet(...), data)``, can still be looked at; ``to_dict`` leaves it out.
+    ``aux_weight`` is ``fit``'s: when it is set (and not 0), ``train_loss`` is the main loss plus ``aux_weight``
+    times each auxiliary head's, while ``test_loss`` is the main loss alone (eval mode runs no heads); the plot's
+    legend says so.
     """
 
     model_name: str
@@ -57,6 +60,7 @@ class History:
     message: str = ""
     name: str = ""
     model: object = field(default=None, repr=False, compare=False)
+    aux_weight: float | None = None
 
     @property
     def run_name(self) -> str:
@@ -104,8 +108,12 @@ class History:
         epochs = range(1, len(self.train_loss) + 1)
         fig = new_figure(figsize=(10, 3.6), layout="constrained")
         loss_ax, acc_ax = fig.subplots(1, 2)
-        loss_ax.plot(epochs, self.train_loss, "o-", label="train")
-        loss_ax.plot(epochs, self.test_loss, "o-", label="test")
+        train_label, test_label = "train", "test"
+        if self.aux_weight:  # the two curves are not the same loss: the legend says what each one adds up
+            train_label = f"train: main + {self.aux_weight:g} × auxiliary losses"
+            test_label = "test: main loss alone"
+        loss_ax.plot(epochs, self.train_loss, "o-", label=train_label)
+        loss_ax.plot(epochs, self.test_loss, "o-", label=test_label)
         loss_ax.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
         acc_ax.plot(epochs, self.train_acc, "o-", label="train")
         acc_ax.plot(epochs, self.test_acc, "o-", label="test")

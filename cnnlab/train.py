@@ -129,6 +129,7 @@ def _fit(
         steps_per_epoch=run.steps_per_epoch,
         name=run_name,
         model=model,
+        aux_weight=aux_weight,
     )
     if verbose:
         print(_header(history, model, augment))
@@ -344,14 +345,30 @@ class _TrainingRun:
             images, labels = self.images[batch], self.labels[batch]
             if self.augment:
                 images = _random_crop_flip(images, AUGMENT_PADDING, self.generator)
-            loss, logits = self._step(self.to_input(images), labels)
             if self.initial_loss is None:
+                loss, logits = self._first_step(self.to_input(images), labels)
                 self.initial_loss = loss  # computed before the first update
+            else:
+                loss, logits = self._step(self.to_input(images), labels)
             loss_sum += loss * self.batch_size
             correct += (logits.argmax(dim=1) == labels).sum()
             if on_step is not None:
                 on_step(step, loss_sum)
         return loss_sum, correct
+
+    def _first_step(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first step, traced: a layer that runs only in training mode (an auxiliary head) and breaks on the
+        batch is named in a sentence, as ``_check_model_takes_batch`` names one of eval mode. The trace only
+        watches, so the step computes what an untraced one does."""
+        trace = ForwardTrace(self.model, tuple(inputs.shape[1:]))
+        try:
+            with trace:
+                return self._step(inputs, labels)
+        except RuntimeError as error:  # torch's shape errors; a bug like a NameError keeps its traceback
+            raise ConfigError(
+                f"the model could not train on a batch of {fmt.shape(inputs.shape[1:])} images (in training mode, "
+                f"where layers that eval mode skips run too): {trace.explain(error)}"
+            ) from error
 
     def _step(self, inputs: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         with self.autocast():

@@ -495,6 +495,22 @@ def test_aux_weight_adds_the_auxiliary_losses(data):
     seed_everything(0)
     no_weight = fit(WithAuxHead(), data, seed=0, aux_weight=0.0, **options)
     assert no_weight.initial_loss == pytest.approx(math.log(4), rel=0.1)
+    # the plot says that its train loss adds the heads' losses and its test loss does not (issue 21)
+    assert (with_aux.aux_weight, no_weight.aux_weight) == (0.3, 0.0)
+    legend = [line.get_label() for line in with_aux.plot().axes[0].get_lines()]
+    assert legend == ["train: main + 0.3 × auxiliary losses", "test: main loss alone"]
+    assert [line.get_label() for line in no_weight.plot().axes[0].get_lines()] == ["train", "test"]
+
+
+def test_a_head_that_breaks_only_in_training_mode_is_named_in_a_sentence(data):
+    """Eval mode (fit's first look at the model) skips the head; the first training step names it (issue 21)."""
+    model = WithAuxHead()
+    model.aux[2] = nn.Linear(2048, 4)  # fixed at a size the head's input does not have
+    options = {"budget": TINY, "device": "cpu", "progress": False, "verbose": False}
+    with pytest.raises(
+        ConfigError, match=r"could not train .*in training mode.*layer 'aux\.2' \(Linear 2048→4\)"
+    ):
+        fit(model, data, seed=0, aux_weight=0.3, **options)
 
 
 def test_a_second_output_without_aux_weight_is_a_sentence(data):

@@ -30,6 +30,7 @@ NOTEBOOKS = {
     "02_alexnet": "02_alexnet/alexnet.ipynb",
     "03_zfnet": "03_zfnet/zfnet.ipynb",
     "04_vgg": "04_vgg/vgg.ipynb",
+    "05_googlenet": "05_googlenet/googlenet.ipynb",
     "06_resnet": "06_resnet/resnet.ipynb",
     "07_complexity": "07_complexity/complexity.ipynb",
     "08_beyond": "08_beyond/beyond.ipynb",
