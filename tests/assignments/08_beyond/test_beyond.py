@@ -581,6 +581,9 @@ def test_the_charts_labels_cover_no_other_label(compared):
     figure.draw_without_rendering()
     labels = {text.get_text(): text.get_window_extent() for text in axes.texts}
     assert set(labels) == set(TOP1)
+    frame = axes.get_window_extent()
+    for name, box in labels.items():  # inside the axes: none runs off the figure's edge
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, name
     for first, second in itertools.combinations(labels, 2):
         assert not labels[first].overlaps(labels[second]), (first, second)
 
