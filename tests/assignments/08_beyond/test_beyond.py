@@ -1,9 +1,11 @@
 """Notebook 08 (beyond ResNet) in-process: its reference numbers, the ResNeXt equivalence, the stochastic-depth and
 fractal properties, its explorer's logic, what its diagrams show, and its checks against the usual mistakes.
 
-The numbers come from the solution's own classes, against torchvision's counts. The usual mistakes are data, in
-mistakes.toml beside this file: each must fail only its own step's checks (and the whole-network check where the
-network repeats it), with a failure that names the block. No kernel, no nbgrader, no training: seconds.
+The numbers come from the solution's own classes, against torchvision's counts; the facts of the whole-network
+checks, which count the student's assembly with stand-in blocks, come from the solution's builders with the same
+stand-ins. The usual mistakes are data, in mistakes.toml beside this file: each must fail only its own step's check
+(a whole-network check never fails for a block's mistake), with a failure that names the cause. No kernel, no
+nbgrader, no training: seconds.
 """
 
 from __future__ import annotations
