@@ -1,15 +1,19 @@
 """Notebook 08 (beyond ResNet) in-process: its reference numbers, the ResNeXt equivalence, the stochastic-depth and
 fractal properties, its explorer's logic, what its diagrams show, and its checks against the usual mistakes.
 
-The numbers come from the solution's own classes, against torchvision's counts. The usual mistakes are data, in
-mistakes.toml beside this file: each must fail only its own step's checks (and the whole-network check where the
-network repeats it), with a failure that names the block. No kernel, no nbgrader, no training: seconds.
+The numbers come from the solution's own classes, against torchvision's counts; the facts of the whole-network
+checks, which count the student's assembly with stand-in blocks, come from the solution's builders with the same
+stand-ins. The usual mistakes are data, in mistakes.toml beside this file: each must fail only its own step's check
+(a whole-network check never fails for a block's mistake), with a failure that names the cause. No kernel, no
+nbgrader, no training: seconds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+from types import SimpleNamespace
 
 import nbformat
 import pytest
@@ -20,6 +24,7 @@ from shown_cells import cell_calling, index_of, move_cell, run_cell, text_before
 from torch import nn
 
 from cnnlab import fmt, summarize
+from cnnlab.stand_ins import blocks_built, stand_in, standing_in
 
 NOTEBOOK = "08_beyond/beyond.ipynb"
 CELLS = (
@@ -79,6 +84,47 @@ def test_the_bottleneck_gives_torchvisions_resnets(ns, name):
     assert summary.output_shape == (1000,)
 
 
+@pytest.fixture(scope="module")
+def resnet_checks():
+    """The namespace of the bottleneck's and Wide ResNet's checks, run on the solution: CountedBottleneck and
+    counted_assembly, with which the whole-network checks count a ResNet call apart from the student's block."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        return solution_code(
+            NOTEBOOK,
+            "resnet_skeleton",
+            "bottleneck_class",
+            "bottleneck_check",
+            "wide_resnet_models",
+            "wide_resnet_check",
+        )
+
+
+@pytest.mark.parametrize("name", RESNETS)
+def test_a_resnet_call_counted_with_correct_bottlenecks_has_torchvisions_count(resnet_checks, name):
+    """The facts of wide_resnet_check and resnext_check hold for every ResNet call of the table, and a counted block
+    is counted exactly as the solution's block: the check depends on the ResNet call alone."""
+    options, expected = RESNETS[name]
+    resnet, bottleneck = resnet_checks["ResNet"], resnet_checks["Bottleneck"]
+    with torch.device("meta"):
+        model = resnet(bottleneck, **options)
+    assembly = resnet_checks["counted_assembly"](model, name)
+    assert params(assembly) == expected == params(model)
+    assert resnet_checks["blocks_in"](assembly).startswith("Bottleneck(64, 64")
+    assert "Bottleneck(1024, 512, stride=2" in resnet_checks["blocks_in"](
+        assembly
+    )  # the first block of stage 4
+
+
+def test_the_resnet_checks_hold_torchvisions_counts():
+    cells = {
+        cell.metadata.get("nbgrader", {}).get("grade_id"): cell.source
+        for cell in nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells
+    }
+    for name in ("ResNet-50", "Wide ResNet-50-2"):
+        assert f'"{name}", {RESNETS[name][1]:_})' in cells["wide_resnet_check"]
+    assert f'"ResNeXt-50 32×4d", {RESNETS["ResNeXt-50 32×4d"][1]:_})' in cells["resnext_check"]
+
+
 def test_the_wide_resnet_beats_resnet152_on_fewer_layers_at_the_same_work(ns):
     with torch.device("meta"):
         wide = summarize(ns["ResNet"](ns["Bottleneck"], (3, 4, 6, 3), width_per_group=128), (3, 224, 224))
@@ -114,6 +160,95 @@ def test_densenet121_macs_and_the_channels_of_its_blocks(ns):
         and (1024, 14, 14) in norms
         and norms[-1] == (1024, 7, 7)
     )
+
+
+# --- the whole-network checks with stand-ins: their facts come from the solution's builders --------------------------
+
+
+def _cell_source(grade_id: str) -> str:
+    cells = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells
+    return next(c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _stand_in_summary(ns, builder: str, replacements: dict, input_shape, *args, **options):
+    with standing_in(ns, **replacements), torch.device("meta"):
+        model = ns[builder](*args, **options)
+    return model, summarize(model, input_shape)
+
+
+DENSENET_ASSEMBLIES = {  # options: (stand-in parameters, MACs at 224×224 or None where the check counts none)
+    (): (2_593_064, 375_939_072),
+    (("block_sizes", (6, 12, 32, 32)),): (4_135_464, None),
+    (("block_sizes", (6, 12, 48, 32)),): (5_964_840, None),
+    (("growth_rate", 48), ("block_sizes", (6, 12, 36, 24)), ("stem_channels", 96)): (8_153_608, 908_537_088),
+}
+
+
+@pytest.mark.parametrize("options", DENSENET_ASSEMBLIES, ids=lambda o: str(dict(o)) or "DenseNet-121")
+def test_densenet_assembly_facts_come_from_the_solution(ns, options):
+    """densenet121_check's stand-in counts: the solution's DenseNet with the check's stand-ins."""
+    block = stand_in(
+        ns["DenseBlock"], out_channels=lambda a: a["in_channels"] + a["num_layers"] * a["growth_rate"]
+    )
+    transition = stand_in(ns["Transition"], out_channels="out_channels", stride=2)
+    model, summary = _stand_in_summary(
+        ns, "DenseNet", dict(DenseBlock=block, Transition=transition), (3, 224, 224), **dict(options)
+    )
+    expected_params, expected_macs = DENSENET_ASSEMBLIES[options]
+    assert summary.total_params == expected_params
+    assert expected_macs in (None, summary.total_macs)
+    source = _cell_source("densenet121_check")
+    assert f"params={expected_params:_}" in source
+    assert expected_macs is None or f"macs={expected_macs:_}" in source
+    assert [call.split("(")[0] for call in blocks_built(model)] == ["DenseBlock", "Transition"] * 3 + [
+        "DenseBlock"
+    ]
+
+
+SQUEEZENET_ASSEMBLIES = {  # (version, input size, classes): (stand-in parameters, MACs)
+    ("1.0", 224, 1000): (1_358_696, 847_916_064),
+    ("1.1", 224, 1000): (1_342_184, 372_887_232),
+    ("1.1", 224, 10): (834_314, 287_224_512),
+    ("1.0", 111, 10): (850_826, 176_631_328),
+}
+
+
+@pytest.mark.parametrize("case", SQUEEZENET_ASSEMBLIES, ids=str)
+def test_squeezenet_assembly_facts_come_from_the_solution(ns, case):
+    version, size, classes = case
+    fire = stand_in(ns["Fire"], out_channels=lambda a: a["expand1x1_channels"] + a["expand3x3_channels"])
+    _, summary = _stand_in_summary(
+        ns, "SqueezeNet", dict(Fire=fire), (3, size, size), version, num_classes=classes
+    )
+    expected_params, expected_macs = SQUEEZENET_ASSEMBLIES[case]
+    assert (summary.total_params, summary.total_macs, summary.output_shape) == (
+        expected_params,
+        expected_macs,
+        (classes,),
+    )
+    source = _cell_source("squeezenet_check")
+    assert f"params={expected_params:_}, macs={expected_macs:_}" in source
+
+
+def test_squeezenet_without_ceil_mode_has_other_macs_with_stand_ins_too(ns):
+    """The mistake the comparison table once showed silently (777M MACs instead of 819M) changes the stand-in net's
+    MACs, which squeezenet_check counts."""
+    fire = stand_in(ns["Fire"], out_channels=lambda a: a["expand1x1_channels"] + a["expand3x3_channels"])
+    namespace = dict(ns)
+    exec(
+        compile(solution_code_source("squeezenet_class").replace(", ceil_mode=True", ""), NOTEBOOK, "exec"),
+        namespace,
+    )
+    _, floor = _stand_in_summary(namespace, "SqueezeNet", dict(Fire=fire), (3, 224, 224), "1.0")
+    _, ceil = _stand_in_summary(ns, "SqueezeNet", dict(Fire=fire), (3, 224, 224), "1.0")
+    assert floor.total_params == ceil.total_params and floor.total_macs < ceil.total_macs
+    with torch.device("meta"):
+        real = summarize(namespace["SqueezeNet"]("1.0"), (3, 224, 224)).total_macs
+    assert fmt.count(real) == "777M"
+
+
+def solution_code_source(grade_id: str) -> str:
+    return SOLUTION_REGION.sub(lambda m: m.group(1), _cell_source(grade_id))
 
 
 def test_squeezenet_counts_and_the_alexnet_ratio(ns):
@@ -432,6 +567,52 @@ def test_the_comparison_counts_every_network_from_the_notebooks_own_classes(comp
     with torch.device("meta"):
         own = summarize(compared["SqueezeNet"]("1.1"), (3, 224, 224))
     assert own.total_params == comparison["SqueezeNet 1.1"].total_params
+
+
+def test_the_charts_labels_cover_no_other_label(compared):
+    """Issue 21: ResNet-152's and Wide ResNet-50-2's labels overlapped (nearly the same MACs and accuracy)."""
+    index, source = next(
+        (i, c.source)
+        for i, c in enumerate(nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells)
+        if c.cell_type == "code" and c.source.startswith("figure = new_figure")
+    )
+    namespace = dict(compared)
+    run_cell(source, namespace)
+    figure = namespace["figure"]
+    (axes,) = figure.axes
+    figure.draw_without_rendering()
+    labels = {text.get_text(): text.get_window_extent() for text in axes.texts}
+    assert set(labels) == set(TOP1)
+    frame = axes.get_window_extent()
+    for name, box in labels.items():  # inside the axes: none runs off the figure's edge
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1, name
+    for first, second in itertools.combinations(labels, 2):
+        assert not labels[first].overlaps(labels[second]), (first, second)
+
+
+def test_the_text_on_the_training_bar_claims_only_what_the_cells_print():
+    """Issue 21: the text said "a bar well above chance" over a bar of 18%; the cell after the runs now prints each
+    accuracy against chance, and the text says no more than that."""
+    cells = nbformat.read(SOLUTIONS / NOTEBOOK, as_version=4).cells
+    run = index_of(NOTEBOOK, "resnext_training_run")
+    assert "well above chance" not in cells[run - 1].source
+    assert "beside chance" in cells[run - 1].source
+    after = next(c.source for c in cells[run:] if c.cell_type == "code" and "chance" in c.source)
+    runs = [
+        SimpleNamespace(final_test_acc=acc, best_test_acc=acc, total_seconds=1.0, num_classes=10)
+        for acc in (0.275, 0.3)
+    ]
+    summary = SimpleNamespace(total_params=1, total_macs=1)
+    namespace = {
+        "history": SimpleNamespace(**vars(runs[0]), device="cpu", epochs=1, batch_size=1, seed=0),
+        "history_resnet": runs[1],
+        "mini_summaries": {"ResNeXt-mini": summary, "ResNet-mini": summary},
+        "cnnlab": __import__("cnnlab"),
+    }
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(after, NOTEBOOK, "exec"), namespace)
+    assert "chance: 10% (10 classes); ResNeXt-mini 2.8× chance, ResNet-mini 3.0× chance" in printed.getvalue()
 
 
 def test_the_notebook_builds_its_networks_itself():
