@@ -1,6 +1,8 @@
 """Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic and its moves in
-code, the diagram of ResNet-50 and the trained mini's feature maps, and what their text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
-it) and no others, with a message that names the block.
+code, the diagram of ResNet-50 and the trained mini's feature maps, and what their text says; the whole-network
+checks, which count the assembly with stand-in blocks; the degradation experiment's seed record and the verdict it
+prints; and the usual mistakes, each of which must lose its own step's points and no others (a block's mistake its
+block's checks, the builder's the whole-network checks), with a message that names the step.
 
 The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
 mistakes.toml beside this file (fair_grading.py runs them). The exact parameter and MAC counts of ResNet-18 to -152
