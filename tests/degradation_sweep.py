@@ -11,6 +11,7 @@ or when fewer than 9 of the 10 recorded seeds show the degradation:
     .venv/bin/python tests/degradation_sweep.py --seeds 0-9 --threads 1
     .venv/bin/python tests/degradation_sweep.py --seeds 0-4 --threads 1 &   # several processes may share the record
     .venv/bin/python tests/degradation_sweep.py --seeds 5-9 --threads 1 &
+    .venv/bin/python tests/degradation_sweep.py --table     # the record as docs/degradation.md's table
 
 Each net's CPU time (the process's, at one thread: about its time on an idle core) is kept beside its wall time,
 which a loaded machine inflates.
@@ -153,6 +154,38 @@ def save(results: dict, threads: int) -> None:
         RECORD.write_text(json.dumps(record, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def table() -> str:
+    """The record as a markdown table, one row a seed, for docs/degradation.md."""
+    record = json.loads(RECORD.read_text())
+    seeds = record["seeds"]
+    budget = next(iter(seeds.values()))["budget"]
+    names = [f"{kind}-{depth}" for kind in ("plain", "ResNet") for depth in budget["depths"]]
+    rows = [
+        f"| seed | {' | '.join(names)} | deep − shallow, plain / ResNet | shows it | CPU s per net | load |",
+        "|---" * (len(names) + 5) + "|",
+    ]
+    for seed, result in seeds.items():
+        final, cpu = result["final_loss"], result["cpu_seconds"]
+        shallow, deep = result["budget"]["depths"]
+        gaps = [final[f"{kind}-{deep}"] - final[f"{kind}-{shallow}"] for kind in ("plain", "ResNet")]
+        rows.append(
+            f"| {seed} | {' | '.join(f'{final[name]:.3f}' for name in names)} | "
+            f"{gaps[0]:+.3f} / {gaps[1]:+.3f} | {'yes' if shown(result) else 'no'} | "
+            f"{', '.join(f'{cpu[name]:.0f}' for name in names)} | {result['load_average']:.1f} |"
+        )
+    return "\n".join(
+        [
+            f"{budget['device']}, {budget['depths'][0]} and {budget['depths'][1]} layers, width {budget['width']}, "
+            f"{budget['steps']} steps of {budget['batch_size']}; {record['processor']}, torch {record['torch']}, "
+            f"{record['threads']} thread; {record['date']}, fingerprint `{record['fingerprint']['sha256'][:12]}`. "
+            f"**The degradation shows on {record['shown']} of {len(seeds)} seeds.** Final training losses (the mean "
+            "over the last 10% of the steps):",
+            "",
+            *rows,
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -160,7 +193,13 @@ def main() -> None:
     parser.add_argument("--seeds", default=f"0-{RECORD_SEEDS - 1}", help="e.g. 0-9 or 3,5")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--no-record", action="store_true", help="print only")
+    parser.add_argument(
+        "--table", action="store_true", help="print the record as a markdown table, run nothing"
+    )
     arguments = parser.parse_args()
+    if arguments.table:
+        print(table())
+        return
     for seed in _seeds(arguments.seeds):
         result = run_seed(seed, arguments.threads)
         losses = ", ".join(f"{name} {loss:.3f}" for name, loss in result["final_loss"].items())
