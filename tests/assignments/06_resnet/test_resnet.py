@@ -342,8 +342,8 @@ def test_the_degradation_verdict_is_chosen_from_the_runs_numbers(verdict_cell, c
 def test_the_degradation_text_and_answer_claim_no_outcome_the_cells_do_not_print():
     index = index_of(NOTEBOOK, "degradation_setup")
     text = text_before(NOTEBOOK, index)
-    assert "8 against 20 layers" in text and "docs/" not in text
+    assert "8 against 26 layers" in text and "docs/" not in text
     setup = source_of(NOTEBOOK, index)
-    assert "((8, 20), 8, 2)" in setup and "(20, 56), 16, 1)" in setup  # the pairs the text names
+    assert "((8, 26), 8, 2)" in setup and "(20, 56), 16, 1)" in setup  # the pairs the text names
     answer = source_of(NOTEBOOK, index_of(NOTEBOOK, "q_degradation"))
     assert "printed" in answer and "docs/" not in answer
