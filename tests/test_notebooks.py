@@ -40,7 +40,7 @@ from course import (
 from tiny_budget import with_tiny_budget
 
 ASSIGNMENTS = assignment_ids()
-# Notebook 06's degradation experiment trains four nets for minutes on a CPU: here it only has to run (2 steps).
+# Notebook 06's degradation experiment trains four nets for about a minute on a CPU: here it only has to run (2 steps).
 os.environ.setdefault("CNNLAB_DEGRADATION_STEPS", "2")
 EXPECTED_ASSIGNMENTS = [
     "00_foundations",

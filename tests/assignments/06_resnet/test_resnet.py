@@ -1,6 +1,8 @@
 """Notebook 06 (ResNet), in-process and fast: the identity-block property, the explorer's logic and its moves in
-code, the diagram of ResNet-50 and the trained mini's feature maps, and what their text says, and the usual mistakes, each of which must lose its own block's points (and the whole-network check's, where the network repeats
-it) and no others, with a message that names the block.
+code, the diagram of ResNet-50 and the trained mini's feature maps, and what their text says; the whole-network
+checks, which count the assembly with stand-in blocks; the degradation experiment's seed record and the verdict it
+prints; and the usual mistakes, each of which must lose its own step's points and no others (a block's mistake its
+block's checks, the builder's the whole-network checks), with a message that names the step.
 
 The notebook's own cells run here, with the solutions filled in (tests/course.py). The usual mistakes are data, in
 mistakes.toml beside this file (fair_grading.py runs them). The exact parameter and MAC counts of ResNet-18 to -152
@@ -9,6 +11,7 @@ are in tests/test_reference_numbers.py.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -226,3 +229,121 @@ def test_each_move_in_code_starts_from_resnet50_and_a_refused_one_prints_why(fam
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("ResNet-34 (basic blocks): cannot work: ")
     assert [line.split(":")[0] for line in printed if not line.startswith(" ")] == labels
+
+
+# --- the whole-network checks count the assembly, with stand-in blocks ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "check, depths", [("resnet_basic_check", (18, 34)), ("resnet_bottleneck_check", (50, 101, 152))]
+)
+def test_the_assembly_checks_hold_the_reference_builders_counts_with_the_same_stand_ins(check, depths):
+    """The counts in the check cells are facts about the reference ResNet built with the notebook's stand-ins."""
+    namespace = solution_code(NOTEBOOK, *BUILD_CELLS, "assembly_helpers")
+    source = source_of(NOTEBOOK, index_of(NOTEBOOK, check))
+    for depth in depths:
+        with torch.device("meta"):
+            model = namespace["resnet_of_stand_ins"](depth)
+        summary = summarize(model, (3, 224, 224))
+        expected = f'"ResNet-{depth}", params={summary.total_params:_}, macs={summary.total_macs:_})'
+        assert expected in source, f"{check}: the counts of ResNet-{depth} with stand-ins are {expected}"
+    # a stand-in holds nothing of the block: one 1×1 conv, so the counts differ from the real net's
+    real = summarize(namespace["resnet"](depths[0]), (3, 224, 224))
+    assert f"params={real.total_params:_}" not in source
+
+
+def test_the_assembly_is_built_from_stand_ins_and_the_real_blocks_are_restored(blocks):
+    namespace = solution_code(NOTEBOOK, *BUILD_CELLS, "assembly_helpers")
+    basic, stages = namespace["BasicBlock"], namespace["RESNET_STAGES"]
+    with torch.device("meta"):
+        model = namespace["resnet_of_stand_ins"](18)
+    built = [module.call for module in model.modules() if hasattr(module, "call")]
+    assert built[:3] == ["BasicBlock(64, 64)", "BasicBlock(64, 64)", "BasicBlock(64, 128, stride=2)"]
+    assert namespace["BasicBlock"] is basic and namespace["RESNET_STAGES"] is stages
+
+
+# --- the degradation experiment: its record, and what it prints -----------------------------------------------------
+
+
+def test_the_degradation_record_matches_the_notebook_and_shows_the_degradation_on_9_of_10_seeds():
+    import degradation_sweep as sweep
+
+    command = ".venv/bin/python tests/degradation_sweep.py --seeds 0-9 --threads 1"
+    assert sweep.RECORD.exists(), f"notebook 06's degradation experiment has no seed record: run {command}"
+    record = json.loads(sweep.RECORD.read_text())
+    assert record["fingerprint"] == sweep.fingerprint(), (
+        f"the degradation experiment's cells (or the block or builder it trains) changed since its record: {command}"
+    )
+    seeds = record["seeds"]
+    assert sorted(map(int, seeds)) == list(range(sweep.RECORD_SEEDS))
+    shown = [seed for seed, result in seeds.items() if sweep.shown(result)]
+    assert len(shown) >= sweep.SHOWN_AT_LEAST, f"the degradation shows on seeds {shown} only"
+    assert record["shown"] == len(shown)
+    for seed, result in seeds.items():
+        budget = result["budget"]
+        assert budget["device"] == "cpu" and budget["steps"] > 100, f"seed {seed} ran a test budget: {budget}"
+        # at one thread, each net within 45 s of CPU, and the run cell well within nbgrader's 300 s cell limit
+        assert record["threads"] == 1 and max(result["cpu_seconds"].values()) <= 45, result["cpu_seconds"]
+        assert sum(result["cpu_seconds"].values()) <= 0.6 * 300, result["cpu_seconds"]
+        # what the cell printed says what the numbers say
+        final = result["final_loss"]
+        (plain_shallow, plain_deep), (residual_shallow, residual_deep) = (
+            [final[f"{kind}-{depth}"] for depth in budget["depths"]] for kind in ("plain", "ResNet")
+        )
+        assert result["plain_degrades"] == (plain_deep > plain_shallow)
+        assert result["residual_holds"] == (residual_deep <= residual_shallow)
+        verdict = result["printed"][-1]
+        assert verdict.startswith("The degradation shows") == sweep.shown(result), verdict
+
+
+@pytest.fixture
+def verdict_cell():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return source_of(NOTEBOOK, index_of(NOTEBOOK, "degradation_verdict"))
+
+
+@pytest.mark.parametrize(
+    "plain, residual, says",
+    [
+        ((1.60, 1.80), (1.55, 1.45), "The degradation shows: more layers leave the plain net with a higher"),
+        ((1.60, 1.80), (1.55, 1.65), "but so does the deeper residual net: this run does not tell"),
+        ((1.60, 1.50), (1.55, 1.45), "The deeper plain net does not end above the shallow one in this run"),
+        ((2.29, 2.31), (2.28, 2.30), "steps are too few for any net to learn"),
+    ],
+)
+def test_the_degradation_verdict_is_chosen_from_the_runs_numbers(verdict_cell, capsys, plain, residual, says):
+    import matplotlib.pyplot as plt
+
+    steps = 40
+    curves = {
+        f"{kind}-{depth}": [2.3] * (steps - 4) + [end] * 4
+        for kind, ends in (("plain", plain), ("ResNet", residual))
+        for depth, end in zip((8, 20), ends)
+    }
+    data = type("Data", (), {"num_classes": 10})()
+    namespace = {
+        "plt": plt,
+        "curves": curves,
+        "STEPS": steps,
+        "DEPTHS": (8, 20),
+        "BATCH_SIZE": 64,
+        "data": data,
+    }
+    run_cell(verdict_cell, namespace)
+    plt.close("all")
+    printed = capsys.readouterr().out
+    assert says in printed
+    gap = abs(plain[1] - plain[0])
+    assert f"plain-20 ends {gap:.3f} " in printed  # the gap it printed is the run's
+
+
+def test_the_degradation_text_and_answer_claim_no_outcome_the_cells_do_not_print():
+    index = index_of(NOTEBOOK, "degradation_setup")
+    text = text_before(NOTEBOOK, index)
+    assert "8 against 26 layers" in text and "docs/" not in text
+    setup = source_of(NOTEBOOK, index)
+    assert "((8, 26), 8, 2)" in setup and "(20, 56), 16, 1)" in setup  # the pairs the text names
+    answer = source_of(NOTEBOOK, index_of(NOTEBOOK, "q_degradation"))
+    assert "printed" in answer and "docs/" not in answer
