@@ -584,7 +584,6 @@ def test_a_release_installs_and_runs_outside_the_repository(releases, tmp_path):
     assert os.access(
         course / ".venv" / "bin" / "jupyter", os.X_OK
     )  # the README's `.venv/bin/jupyter lab notebooks/`
-    assert (course / "notebooks" / "docs" / "degradation.md").is_file()  # 06 cites it
 
     # An untouched notebook runs, in the course's kernel, to its first exercise and stops there
     notebook = course / "notebooks" / "01_lenet" / "lenet.ipynb"
